@@ -1,0 +1,52 @@
+# acehub: `make run` serves the API with the bundled ACE sandbox; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(CURDIR)/$(TOOLS)/bin/uv
+BACKEND := backend
+VENV := $(BACKEND)/.venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint typecheck pytest bench migrate clean
+
+help:
+	@echo "make run    - install, migrate, start the ACE sandbox (unless ACE_API_URL is set) and the API"
+	@echo "make test   - ruff, ruff format --check, mypy --strict and pytest (PostgreSQL when reachable)"
+	@echo "make bench  - the benchmarks (see README)"
+	@echo "make migrate- apply migrations to DATABASE_URL"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(STAMP): $(UV) $(BACKEND)/pyproject.toml $(BACKEND)/uv.lock
+	cd $(BACKEND) && UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --python $(PYTHON)
+	touch $@
+
+install: $(STAMP)
+
+migrate: install
+	cd $(BACKEND) && .venv/bin/acehub migrate
+
+run: install
+	./scripts/run.sh
+
+lint: install
+	cd $(BACKEND) && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+typecheck: install
+	cd $(BACKEND) && .venv/bin/mypy .
+
+pytest: install
+	cd $(BACKEND) && { .venv/bin/pytest $(PYTEST_ARGS); status=$$?; \
+		if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status; }
+
+test: lint typecheck pytest
+
+bench: install
+	./scripts/bench.sh
+
+clean:
+	rm -rf $(TOOLS) $(VENV) $(BACKEND)/.mypy_cache $(BACKEND)/.pytest_cache $(BACKEND)/.ruff_cache

@@ -1,0 +1,164 @@
+"""Application settings, read from the environment and `.env` files.
+
+The seed's variable names are kept exactly (`DATABASE_URL`, `ACE_API_URL`, `SECRET_KEY`,
+`ALGORITHM`, `ACCESS_TOKEN_EXPIRE_MINUTES`, `REFRESH_TOKEN_EXPIRE_DAYS`); everything else
+has a safe default and is listed in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.connection.urls import to_async_url
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "secret", "your-secret", "dev"})
+MIN_SECRET_BYTES = 32
+
+
+class AppEnv(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class SettingsError(RuntimeError):
+    """Raised at start-up when the configuration cannot be used safely."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=(REPO_ROOT / ".env", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    app_env: AppEnv = AppEnv.development
+    data_dir: Path = REPO_ROOT / "data"
+
+    # --- seed names -------------------------------------------------------------------------
+    database_url: str = ""
+    ace_api_url: str = "https://api.aceproject.com/"
+    secret_key: SecretStr = SecretStr("")
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    refresh_token_expire_days: int = Field(default=7, ge=1, le=365)
+
+    # --- tokens -----------------------------------------------------------------------------
+    jwt_issuer: str = "acehub"
+    jwt_audience: str = "acehub-api"
+
+    # --- database ---------------------------------------------------------------------------
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_echo: bool = False
+
+    # --- HTTP -------------------------------------------------------------------------------
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list
+    )
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: str = "INFO"
+
+    # --- ACE client -------------------------------------------------------------------------
+    ace_timeout_seconds: float = Field(default=30.0, gt=0)
+    ace_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    ace_max_retries: int = Field(default=2, ge=0, le=5)
+    ace_retry_base_seconds: float = Field(default=0.25, ge=0)
+    ace_max_response_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    ace_breaker_failures: int = Field(default=5, ge=1)
+    ace_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    ace_page_size: int = Field(default=500, ge=1, le=1000)
+
+    # --- shared state -----------------------------------------------------------------------
+    redis_url: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        parsed = _split_csv(value)
+        if isinstance(parsed, list):
+            return [ip_network(str(item), strict=False) for item in parsed]
+        return parsed
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'acehub.db'}"
+        self.database_url = to_async_url(self.database_url)
+        self.secret_key = SecretStr(self._checked_secret())
+        return self
+
+    def _checked_secret(self) -> str:
+        key = self.secret_key.get_secret_value()
+        weak = key.strip().lower() in PLACEHOLDER_SECRETS or len(key.encode()) < MIN_SECRET_BYTES
+        if not weak:
+            return key
+        if self.app_env is AppEnv.production:
+            raise SettingsError(
+                "SECRET_KEY is missing, a placeholder or shorter than "
+                f"{MIN_SECRET_BYTES} bytes; set a random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return self._development_secret()
+
+    def _development_secret(self) -> str:
+        """A random key generated once and kept in the data folder, so tokens survive restarts."""
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            stored = path.read_text().strip()
+            if len(stored.encode()) >= MIN_SECRET_BYTES:
+                return stored
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        return key
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env is AppEnv.production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.is_production
+        return self.log_format == "json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

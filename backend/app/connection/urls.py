@@ -1,0 +1,45 @@
+"""Database URL normalisation: every accepted form maps to its async driver."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, make_url
+
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+class UnsupportedDatabaseURL(ValueError):
+    pass
+
+
+def to_async_url(raw: str) -> str:
+    """Return `raw` with its scheme replaced by the async driver acehub runs on.
+
+    Accepts the seed's `postgresql+psycopg2://...`, `postgresql://`, `postgres://`,
+    `postgresql+asyncpg://` and `sqlite:///...`.
+    """
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    driver = _ASYNC_DRIVERS.get(scheme)
+    if driver is None:
+        raise UnsupportedDatabaseURL(
+            f"DATABASE_URL scheme {scheme or '(none)'!r} is not supported; "
+            "use postgresql://, postgresql+psycopg2://, postgresql+asyncpg:// or sqlite:///"
+        )
+    return driver + raw[len(scheme) :]
+
+
+def parse(raw: str) -> URL:
+    return make_url(to_async_url(raw))
+
+
+def redacted(raw: str) -> str:
+    """The URL with its password hidden, for logs and error messages."""
+    return parse(raw).render_as_string(hide_password=True)

@@ -1,0 +1,79 @@
+"""The FastAPI application factory: lifespan resources, middleware, routers, error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
+
+from app.config import Settings, get_settings
+from app.connection.database import Database
+from app.connection.urls import redacted
+from app.error_handlers import register_error_handlers
+from app.logging_config import configure_logging
+from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.request_context import REQUEST_ID_HEADER
+from app.routes import api_router
+
+log = logging.getLogger("acehub")
+
+
+def _version() -> str:
+    try:
+        return version("acehub")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.db = Database(settings)
+        app.state.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        log.info(
+            "acehub started",
+            extra={"database": redacted(settings.database_url), "env": settings.app_env.value},
+        )
+        try:
+            yield
+        finally:
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="acehub",
+        version=_version(),
+        summary="Sign in with AceProject, mirror its data, serve tasks, logs and reports.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    register_error_handlers(app)
+    app.include_router(api_router)
+
+    # Outermost last: request id → body cap → CORS → routes.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=["*"],
+        allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+    )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory app.main:app_factory` (used by `acehub serve`)."""
+    return create_app()

@@ -1,0 +1,136 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), the app, and an HTTP client.
+
+Every test that asks for `database`, `app` or `client` runs once per database backend.
+The schema is built once per backend with Alembic (as production builds it); after each
+test every table is emptied, so tests never see each other's rows. PostgreSQL tests are
+skipped when no server answers, unless `REQUIRE_POSTGRES=1`, which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import Settings
+from app.connection import migrations
+from app.connection.database import Database
+from app.main import create_app
+from app.models import Base
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/acehub_test"
+)
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their settings explicitly; the shell's variables must not leak in."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "database_url": database_url,
+        "secret_key": TEST_SECRET,
+        "ace_api_url": "http://127.0.0.1:9/",
+        "log_format": "text",
+        "redis_url": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def run_in_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """Alembic's env runs its own event loop; keep it off the test loop's thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(func, *args).result()
+
+
+async def _recreate_postgres_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with asyncio.timeout(5), admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    try:
+        asyncio.run(_recreate_postgres_database(POSTGRES_URL))
+    except (OSError, TimeoutError, Exception) as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is not usable: {exc!r}")
+        pytest.skip(f"PostgreSQL not reachable ({type(exc).__name__}); set REQUIRE_POSTGRES=1")
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "acehub.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    run_in_thread(migrations.upgrade, url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+async def _empty_all_tables(database: Database) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with database.engine.begin() as conn:
+        if database.dialect == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    try:
+        yield db
+    finally:
+        await _empty_all_tables(db)
+        await db.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, database: Database) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

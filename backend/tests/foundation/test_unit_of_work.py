@@ -1,0 +1,116 @@
+"""`get_db` commits before the response is sent, rolls back on error, and SQLite copes with
+concurrent writers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.connection.database import Database
+from app.dependencies.get_db import DbSession
+from app.main import create_app
+from app.models import Project
+
+
+def _router() -> APIRouter:
+    router = APIRouter(prefix="/uow")
+
+    @router.post("/projects/{ace_id}")
+    async def add(ace_id: int, session: DbSession) -> dict[str, int]:
+        session.add(Project(account_id="acc", ace_project_id=ace_id, name=f"p{ace_id}"))
+        await session.flush()
+        return {"ace_id": ace_id}
+
+    @router.post("/fail-after-write/{ace_id}")
+    async def fail_after_write(ace_id: int, session: DbSession) -> None:
+        session.add(Project(account_id="acc", ace_project_id=ace_id, name="doomed"))
+        await session.flush()
+        raise RuntimeError("boom after a write")
+
+    return router
+
+
+@pytest.fixture
+async def uow_client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    app: FastAPI = create_app(settings)
+    app.include_router(_router())
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+
+
+async def _count(database: Database) -> int:
+    async with database.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(Project)) or 0)
+
+
+async def test_success_is_committed(uow_client: httpx.AsyncClient, database: Database) -> None:
+    response = await uow_client.post("/uow/projects/1")
+    assert response.status_code == 200
+    assert await _count(database) == 1
+
+
+async def test_error_after_a_write_rolls_back(
+    uow_client: httpx.AsyncClient, database: Database
+) -> None:
+    response = await uow_client.post("/uow/fail-after-write/2")
+    assert response.status_code == 500
+    assert response.json()["error_code"] == "INTERNAL_ERROR"
+    assert await _count(database) == 0
+
+
+async def test_failed_commit_never_answers_2xx(
+    uow_client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing_commit(self: AsyncSession) -> None:
+        raise ConnectionResetError("connection lost during commit")
+
+    monkeypatch.setattr(AsyncSession, "commit", failing_commit)
+    response = await uow_client.post("/uow/projects/3")
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert response.json()["error_code"] == "DB_UNAVAILABLE"
+    assert await _count(database) == 0
+    # The next request works without a restart.
+    assert (await uow_client.post("/uow/projects/4")).status_code == 200
+
+
+async def test_unique_clash_is_409_not_500(uow_client: httpx.AsyncClient) -> None:
+    assert (await uow_client.post("/uow/projects/5")).status_code == 200
+    clash = await uow_client.post("/uow/projects/5")
+    assert clash.status_code == 409
+    assert clash.json()["error_code"] == "CONFLICT"
+
+
+async def test_concurrent_writers_do_not_fail(
+    uow_client: httpx.AsyncClient, database: Database
+) -> None:
+    ids = [100 + n for n in range(30)]
+    responses = await asyncio.gather(*(uow_client.post(f"/uow/projects/{i}") for i in ids))
+    assert [r.status_code for r in responses] == [200] * len(ids)
+    assert await _count(database) == len(ids)
+
+
+async def test_session_round_trips_aware_utc_datetimes(database: Database) -> None:
+    from app.models import User
+
+    async with database.session() as session:
+        user = User(account_id="acc", username=f"u-{uuid.uuid4().hex[:6]}")
+        session.add(user)
+        await session.commit()
+        user_id = user.id
+    async with database.session() as session:
+        stored = await session.get(User, user_id)
+        assert stored is not None
+        assert stored.created_at.tzinfo is not None
+        assert stored.created_at.utcoffset() is not None
