@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
 import typer
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.connection import migrations
+from app.connection.database import Database
 from app.connection.urls import redacted
+from app.errors import AppError, ConflictError
 from app.logging_config import configure_logging
+from app.models import SyncJob, SyncState
+from app.services import user_services
 
 cli = typer.Typer(help="acehub: an AceProject companion API.", no_args_is_help=True)
 
@@ -55,5 +60,183 @@ def migrate(
     typer.echo(f"database at {revision}: {redacted(settings.database_url)}")
 
 
+@cli.command("create-admin")
+def create_admin(
+    account_id: Annotated[str, typer.Option("--account-id", help="Account the admin belongs to")],
+    username: Annotated[str, typer.Option(help="Username of the new admin")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="ACEHUB_ADMIN_PASSWORD",
+            help="Password (prompted when not given; or ACEHUB_ADMIN_PASSWORD)",
+        ),
+    ],
+) -> None:
+    """Create a local admin account (signs in with POST /auth/login)."""
+    if len(password) < 12:
+        raise typer.BadParameter("use at least 12 characters", param_hint="--password")
+    settings = get_settings()
+    configure_logging(json_logs=settings.json_logs, level="WARNING")
+    try:
+        user_id = asyncio.run(_create_admin(settings, account_id, username, password))
+    except ConflictError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"created local admin {username!r} in account {account_id!r} (user id {user_id})")
+
+
+async def _create_admin(settings: Settings, account_id: str, username: str, password: str) -> int:
+    database = Database(settings)
+    try:
+        async with database.session() as session, session.begin():
+            user = await user_services.create_local_admin(
+                session, account_id=account_id, username=username, password=password
+            )
+            return user.id
+    finally:
+        await database.dispose()
+
+
+@cli.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8100,
+    bench_tasks: Annotated[
+        int, typer.Option(help="Add a benchmark account `bench` with this many tasks (0: none)")
+    ] = 0,
+    bench_projects: Annotated[int, typer.Option(help="Projects of the bench account")] = 1000,
+    bench_users: Annotated[int, typer.Option(help="Users of the bench account")] = 500,
+    bench_time_entries: Annotated[int, typer.Option(help="Time entries of the bench account")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the data generator")] = 7,
+    today: Annotated[
+        str | None, typer.Option(help="Date the demo data is spread around (default: today)")
+    ] = None,
+    guid_idle_seconds: Annotated[float, typer.Option(help="ACE session idle expiry")] = 8 * 3600,
+    latency: Annotated[float, typer.Option(help="Fault: seconds added to every call")] = 0.0,
+    error_rate: Annotated[
+        float, typer.Option(help="Fault: share of calls answered HTTP 500")
+    ] = 0.0,
+) -> None:
+    """Serve the ACE sandbox (an AceProject emulator with demo data) for local runs and tests."""
+    from datetime import date
+
+    from ace_sandbox.data import DatasetSize
+    from ace_sandbox.server import run
+
+    bench = None
+    if bench_tasks > 0:
+        bench = DatasetSize(
+            projects=bench_projects,
+            tasks=bench_tasks,
+            users=bench_users,
+            time_entries=bench_time_entries,
+        )
+    run(
+        host,
+        port,
+        bench=bench,
+        seed=seed,
+        today=date.fromisoformat(today) if today else date.today(),
+        faults={"latency": latency, "error_rate": error_rate},
+        guid_idle_seconds=guid_idle_seconds,
+    )
+
+
+@cli.command()
+def sync(
+    account_id: Annotated[str, typer.Option("--account-id", help="The ACE account")],
+    username: Annotated[str, typer.Option(help="ACE username (an administrator sees it all)")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            envvar="ACE_PASSWORD",
+            help="ACE password (or ACE_PASSWORD)",
+        ),
+    ],
+    kind: Annotated[str, typer.Option(help="auto | full | incremental")] = "auto",
+) -> None:
+    """Sync one ACE account into the database now, with a progress bar."""
+    if kind not in ("auto", "full", "incremental"):
+        raise typer.BadParameter("use auto, full or incremental", param_hint="--kind")
+    settings = get_settings()
+    configure_logging(json_logs=settings.json_logs, level="WARNING")
+    try:
+        job = asyncio.run(_sync(settings, account_id, username, password, kind))
+    except AppError as exc:
+        typer.echo(f"error: {exc.code.value}: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    _print_job(job)
+    if job.state is not SyncState.succeeded:
+        raise typer.Exit(1)
+
+
+async def _sync(
+    settings: Settings, account_id: str, username: str, password: str, kind: str
+) -> SyncJob:
+    import httpx
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from app.ace.client import AceClient, create_http_client
+    from app.services import sync_service
+
+    database = Database(settings)
+    http: httpx.AsyncClient = create_http_client(settings)
+    ace = AceClient.from_settings(settings, http)
+    try:
+        identity = await ace.authenticate(account_id, username, password)
+        async with database.session() as session, session.begin():
+            user = await user_services.upsert_ace_user(session, identity)
+            job = await sync_service.request_job(
+                session,
+                database=database,
+                settings=settings,
+                account_id=identity.account_id,
+                requested_by=user.id,
+                kind=kind,  # type: ignore[arg-type]
+            )
+        credentials = sync_service.SyncCredentials(guid=identity.guid, is_admin=identity.is_admin)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
+        ) as bar:
+            task = bar.add_task(f"{job.kind} sync of {account_id}", total=None)
+
+            async def progress(phase: str, counts: dict[str, dict[str, int]]) -> None:
+                done = ", ".join(
+                    f"{entity} {sum(v for k, v in c.items() if k != 'deleted')}"
+                    for entity, c in counts.items()
+                )
+                bar.update(task, description=f"{job.kind} sync of {account_id}: {phase} ({done})")
+
+            return await sync_service.run_job(
+                job.id,
+                database=database,
+                ace=ace,
+                settings=settings,
+                credentials=credentials,
+                progress=progress,
+            )
+    finally:
+        await http.aclose()
+        await database.dispose()
+
+
+def _print_job(job: SyncJob) -> None:
+    typer.echo(f"sync {job.id}: {job.state.value} ({job.kind})")
+    for entity, counts in job.counts.items():
+        figures = ", ".join(f"{name} {value}" for name, value in counts.items())
+        typer.echo(f"  {entity:<13} {figures}")
+    for error in job.errors:
+        typer.echo(f"  {error.get('code')}: {error.get('message')} (phase {error.get('phase')})")
+
+
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

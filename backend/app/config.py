@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # --- tokens -----------------------------------------------------------------------------
     jwt_issuer: str = "acehub"
     jwt_audience: str = "acehub-api"
+    # A rotated refresh token reused this soon, while its successor is unused, is a client
+    # racing itself: refused without revoking the session (see auth_service.refresh).
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
 
     # --- database ---------------------------------------------------------------------------
     db_pool_size: int = Field(default=10, ge=1)
@@ -88,6 +91,23 @@ class Settings(BaseSettings):
     ace_breaker_failures: int = Field(default=5, ge=1)
     ace_breaker_reset_seconds: float = Field(default=30.0, gt=0)
     ace_page_size: int = Field(default=500, ge=1, le=1000)
+
+    # --- rate limits (the `limits` notation: "10/15 minutes") --------------------------------
+    # Failed sign-ins per (account, username) and per client address; refreshes per address.
+    login_limit_per_user: str = "10/15 minutes"
+    login_limit_per_ip: str = "50/15 minutes"
+    refresh_limit_per_ip: str = "60/minute"
+
+    # --- ACE mirror / sync ------------------------------------------------------------------
+    # An incremental sync re-reads tasks modified since the last watermark minus this overlap.
+    sync_overlap_days: int = Field(default=1, ge=0, le=30)
+    # A full pass (which also mirrors deletions as tombstones) runs when the last one is older.
+    sync_full_interval_hours: float = Field(default=24.0, gt=0)
+    # Time entries mirrored: the last N days (a full pass) or the last M days (incremental).
+    sync_time_entries_days: int = Field(default=365, ge=1)
+    sync_recent_time_entries_days: int = Field(default=62, ge=1)
+    # A running job whose heartbeat is older than this is taken as dead (its worker died).
+    sync_stale_seconds: float = Field(default=120.0, gt=0)
 
     # --- shared state -----------------------------------------------------------------------
     redis_url: str | None = None

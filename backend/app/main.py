@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from app.ace.client import AceClient, create_http_client
+from app.auth.security import GuidCipher
 from app.config import Settings, get_settings
 from app.connection.database import Database
 from app.connection.urls import redacted
@@ -19,6 +21,9 @@ from app.logging_config import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.request_context import REQUEST_ID_HEADER
 from app.routes import api_router
+from app.services import rate_limit_service
+from app.services.job_runner import JobRunner
+from app.services.rate_limit_service import AuthRateLimiter
 
 log = logging.getLogger("acehub")
 
@@ -39,6 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = Database(settings)
         app.state.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        app.state.ace_http = create_http_client(settings)
+        app.state.ace = AceClient.from_settings(settings, app.state.ace_http, redis=app.state.redis)
+        app.state.guid_cipher = GuidCipher(settings.secret_key.get_secret_value())
+        app.state.jobs = JobRunner()
+        app.state.rate_limiter = AuthRateLimiter(
+            settings, rate_limit_service.create_storage(settings.redis_url)
+        )
         log.info(
             "acehub started",
             extra={"database": redacted(settings.database_url), "env": settings.app_env.value},
@@ -46,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.jobs.shutdown()
+            await app.state.ace_http.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             await app.state.db.dispose()

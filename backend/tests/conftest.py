@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ace_sandbox.testing import SandboxServer
 from app.config import Settings
 from app.connection import migrations
 from app.connection.database import Database
@@ -30,8 +31,9 @@ from app.main import create_app
 from app.models import Base
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+# One database per test run (the pid in its name), so parallel runs never collide.
 POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/acehub_test"
+    "TEST_POSTGRES_URL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/acehub_test_{os.getpid()}"
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 BACKENDS = ("sqlite", "postgresql")
@@ -50,6 +52,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "secret_key": TEST_SECRET,
         "ace_api_url": "http://127.0.0.1:9/",
+        "ace_timeout_seconds": 5.0,
+        "ace_connect_timeout_seconds": 1.0,
+        "ace_retry_base_seconds": 0.01,
         "log_format": "text",
         "redis_url": None,
     }
@@ -63,26 +68,28 @@ def run_in_thread(func: Callable[..., Any], *args: Any) -> Any:
         return pool.submit(func, *args).result()
 
 
-async def _recreate_postgres_database(url: str) -> None:
+async def recreate_postgres_database(url: str, *, drop_only: bool = False) -> None:
     target = make_url(url)
     admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        async with asyncio.timeout(5), admin.connect() as conn:
+        async with asyncio.timeout(10), admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+            if not drop_only:
+                await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     finally:
         await admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url() -> Iterator[str]:
     try:
-        asyncio.run(_recreate_postgres_database(POSTGRES_URL))
-    except (OSError, TimeoutError, Exception) as exc:
+        run_in_thread(asyncio.run, recreate_postgres_database(POSTGRES_URL))
+    except Exception as exc:
         if REQUIRE_POSTGRES:
             pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is not usable: {exc!r}")
         pytest.skip(f"PostgreSQL not reachable ({type(exc).__name__}); set REQUIRE_POSTGRES=1")
-    return POSTGRES_URL
+    yield POSTGRES_URL
+    run_in_thread(asyncio.run, recreate_postgres_database(POSTGRES_URL, drop_only=True))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -97,9 +104,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """The ACE sandbox with its demo data, as a real server on a loopback port."""
+    with SandboxServer() as server:
+        yield server
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The shared sandbox with no faults and fresh call counts (and reset again after)."""
+    sandbox_server.faults.reset()
+    sandbox_server.stats.reset()
+    yield sandbox_server
+    sandbox_server.faults.reset()
+
+
+@pytest.fixture
+def settings(database_url: str, sandbox: SandboxServer) -> Settings:
+    return make_settings(database_url, ace_api_url=sandbox.url)
 
 
 async def _empty_all_tables(database: Database) -> None:

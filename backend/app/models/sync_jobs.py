@@ -4,19 +4,32 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime
 from app.models.enums import SyncState
 from app.models.types import str_enum
 
+ACTIVE_STATES_SQL = "state IN ('queued', 'running')"
+
 
 class SyncJob(TimestampMixin, Base):
     """One run of an account sync: its state, phase, counts per entity and errors."""
 
     __tablename__ = "sync_jobs"
-    __table_args__ = (Index("ix_sync_jobs_account_id_state", "account_id", "state"),)
+    __table_args__ = (
+        Index("ix_sync_jobs_account_id_state", "account_id", "state"),
+        # At most one queued or running sync per account, whichever worker or host asks:
+        # the database refuses a second one (a partial unique index, on both dialects).
+        Index(
+            "ix_sync_jobs_one_active_per_account",
+            "account_id",
+            unique=True,
+            postgresql_where=text(ACTIVE_STATES_SQL),
+            sqlite_where=text(ACTIVE_STATES_SQL),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     account_id: Mapped[str] = mapped_column(String(50))

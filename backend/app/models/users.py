@@ -34,7 +34,10 @@ class User(TimestampMixin, Base):
         str_enum(AuthSource, "auth_source"), default=AuthSource.ace
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # `is_active` mirrors ACE (and is false for placeholders made by a sync until the person
+    # signs in); `is_disabled` is an acehub admin's decision that no ACE login overrides.
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    is_disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

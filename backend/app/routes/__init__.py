@@ -2,9 +2,28 @@
 
 from fastapi import APIRouter
 
-from app.routes import health_routes
+from app.routes import (
+    admin_routes,
+    auth_routes,
+    health_routes,
+    sync_routes,
+    user_routes,
+)
 
-PUBLIC_PATHS = frozenset({"/health/live", "/health/ready"})
+# Routes callable without a token; every other route must require one (a test checks it).
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
+        ("POST", "/user/login"),
+        ("POST", "/auth/login"),
+        ("PATCH", "/auth/refresh"),
+    }
+)
 
 api_router = APIRouter()
 api_router.include_router(health_routes.router)
+api_router.include_router(user_routes.router)
+api_router.include_router(auth_routes.router)
+api_router.include_router(admin_routes.router)
+api_router.include_router(sync_routes.router)

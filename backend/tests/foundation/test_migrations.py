@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.connection import migrations
 from app.models import Base
-from tests.conftest import POSTGRES_URL, run_in_thread
+from tests.conftest import POSTGRES_URL, recreate_postgres_database, run_in_thread
 
 EXPECTED_TABLES = {
     "users",
@@ -29,17 +29,6 @@ EXPECTED_TABLES = {
 }
 
 
-async def _recreate(url: str) -> None:
-    target = make_url(url)
-    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        await admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database, separate from the one the rest of the suite shares."""
@@ -47,9 +36,11 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         yield f"sqlite+aiosqlite:///{tmp_path}/migrations.db"
         return
     request.getfixturevalue("postgres_url")  # skips or fails as the suite's policy says
-    url = str(make_url(POSTGRES_URL).set(database="acehub_migrations").render_as_string(False))
-    asyncio.run(_recreate(url))
+    name = f"{make_url(POSTGRES_URL).database}_migrations"
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(recreate_postgres_database(url))
     yield url
+    asyncio.run(recreate_postgres_database(url, drop_only=True))
 
 
 def _diff(connection: Connection) -> list[object]:

@@ -87,6 +87,7 @@ def upgrade() -> None:
         ),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("is_disabled", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
@@ -217,6 +218,13 @@ def upgrade() -> None:
     with op.batch_alter_table("sync_jobs", schema=None) as batch_op:
         batch_op.create_index(
             "ix_sync_jobs_account_id_state", ["account_id", "state"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sync_jobs_one_active_per_account",
+            ["account_id"],
+            unique=True,
+            postgresql_where=sa.text("state IN ('queued', 'running')"),
+            sqlite_where=sa.text("state IN ('queued', 'running')"),
         )
 
     op.create_table(
@@ -410,6 +418,7 @@ def downgrade() -> None:
 
     op.drop_table("tasks")
     with op.batch_alter_table("sync_jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_sync_jobs_one_active_per_account")
         batch_op.drop_index("ix_sync_jobs_account_id_state")
 
     op.drop_table("sync_jobs")

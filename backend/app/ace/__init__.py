@@ -1,0 +1,68 @@
+"""AceProject integration: the async client, its DTOs, errors and circuit breaker."""
+
+from app.ace.breaker import BreakerState, CircuitBreaker, InProcessBreaker, RedisBreaker
+from app.ace.client import (
+    USER_AGENT,
+    AceClient,
+    AceClientConfig,
+    create_breaker,
+    create_http_client,
+)
+from app.ace.dto import (
+    AceAssignee,
+    AceIdentity,
+    AceLogin,
+    AceProject,
+    AcePublicSettings,
+    AceStatusType,
+    AceTask,
+    AceTaskStatus,
+    AceTimeEntry,
+    AceUser,
+)
+from app.ace.errors import (
+    AceAccountInactiveError,
+    AceBadResponseError,
+    AceCallError,
+    AceCircuitOpenError,
+    AceLoginRefusedError,
+    AceRequestRefusedError,
+    AceSessionExpiredError,
+    AceThrottledError,
+    AceTimeoutError,
+    AceUnavailableError,
+    AceUnknownAccountError,
+)
+
+__all__ = [
+    "USER_AGENT",
+    "AceAccountInactiveError",
+    "AceAssignee",
+    "AceBadResponseError",
+    "AceCallError",
+    "AceCircuitOpenError",
+    "AceClient",
+    "AceClientConfig",
+    "AceIdentity",
+    "AceLogin",
+    "AceLoginRefusedError",
+    "AceProject",
+    "AcePublicSettings",
+    "AceRequestRefusedError",
+    "AceSessionExpiredError",
+    "AceStatusType",
+    "AceTask",
+    "AceTaskStatus",
+    "AceThrottledError",
+    "AceTimeEntry",
+    "AceTimeoutError",
+    "AceUnavailableError",
+    "AceUnknownAccountError",
+    "AceUser",
+    "BreakerState",
+    "CircuitBreaker",
+    "InProcessBreaker",
+    "RedisBreaker",
+    "create_breaker",
+    "create_http_client",
+]

@@ -1,0 +1,473 @@
+"""Typed rows parsed from AceProject answers.
+
+ACE's JSON is loosely typed and its exact shapes are partly unknown (ace-api.md §4, §9), so
+every field here is parsed tolerantly:
+
+* field names in any case (`task_id`, `Task_Id` and `TASK_ID` are the same field);
+* integers and decimals that arrive as strings (`"42"`, `"3.50"`);
+* booleans as `true`/`"True"`/`1`/`"1"`/`"yes"`;
+* "no value" as `null`, `""`, `"NULL"` or a missing key;
+* date-times as ISO-8601 with or without offset, fraction or `Z`, with a space instead of
+  `T`, as a bare date, or as .NET's `/Date(ms)/` (`format=JSON`).
+
+**Time zones.** ACE sends the account's local wall-clock time without saying which zone that
+is (a naive ISO string, or `/Date(ms)/` that encodes the wall-clock as if it were UTC). acehub
+cannot know the account's zone, so every naive value is labelled UTC as-is: the stored
+instant's wall-clock equals what the ACE user sees. A value that does carry an offset is a
+real instant and is converted to UTC. Every `datetime` here is therefore timezone-aware UTC.
+Calendar dates (`DATE_WORKED`, planned start/end) keep the calendar day ACE wrote, never
+shifted by an offset.
+
+A row that cannot be parsed raises `pydantic.ValidationError`; the client turns that into
+`ACE_BAD_RESPONSE`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field, model_validator
+
+_DOTNET_DATE = re.compile(r"^/?Date\((-?\d+)([+-]\d{4})?\)/?$")
+_NULL_STRINGS = frozenset({"", "null", "none"})
+_TRUE_STRINGS = frozenset({"true", "1", "yes", "y", "t", "on"})
+_FALSE_STRINGS = frozenset({"false", "0", "no", "n", "f", "off"})
+
+# The converters below run for every field of every row (100k-task syncs), so each one
+# checks the shape ACE normally sends first, with exact `type(...) is` tests.
+
+
+def _is_null(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in _NULL_STRINGS)
+
+
+def _to_int(value: object) -> object:
+    if type(value) is int or value is None:
+        return value
+    if type(value) is str:
+        text = value.strip()
+        if text.lower() in _NULL_STRINGS:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            number = float(text)  # "12.0" is an integer written by a .NET serializer
+            if not number.is_integer():
+                raise ValueError("expected an integer") from None
+            return int(number)
+    if type(value) is float:
+        if not value.is_integer():
+            raise ValueError("expected an integer, got a fraction")
+        return int(value)
+    if type(value) is bool:
+        raise ValueError("expected an integer, got a boolean")
+    return value
+
+
+def _to_float(value: object) -> object:
+    if type(value) is float:
+        number = value
+    elif type(value) is int:
+        return float(value)
+    elif value is None:
+        return None
+    elif type(value) is str:
+        text = value.strip()
+        if text.lower() in _NULL_STRINGS:
+            return None
+        number = float(text)
+    elif type(value) is bool:
+        raise ValueError("expected a number, got a boolean")
+    else:
+        return value
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+def _to_bool(value: object) -> object:
+    if value is True or value is False or value is None:
+        return value
+    if type(value) is int or type(value) is float:
+        if value in (0, 1):
+            return bool(value)
+        raise ValueError("expected a boolean")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE_STRINGS:
+            return True
+        if text in _FALSE_STRINGS:
+            return False
+        if text in _NULL_STRINGS:
+            return None
+    raise ValueError("expected a boolean")
+
+
+def _to_str(value: object) -> object:
+    if type(value) is str or value is None:
+        return value
+    if type(value) is int or type(value) is bool:
+        return str(value)
+    if type(value) is float:
+        return str(int(value)) if value.is_integer() else str(value)
+    return value
+
+
+def _to_optional_str(value: object) -> object:
+    """Like `_to_str`, but an empty or blank string means "no value"."""
+    if type(value) is str:
+        return value if value and not value.isspace() else None
+    return _to_str(value)
+
+
+def _dotnet_date(text: str) -> datetime | None:
+    """`/Date(ms)/`: wall-clock time encoded as if it were UTC (a "+hhmm" suffix only says
+    which zone the server was in, so it is ignored)."""
+    match = _DOTNET_DATE.match(text)
+    if match is None:
+        return None
+    return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
+
+
+def parse_ace_datetime(value: object) -> datetime | None:
+    """Parse any date-time shape ACE sends; naive values are labelled UTC (see module doc)."""
+    if type(value) is str:
+        text = value.strip()
+        if text.lower() in _NULL_STRINGS:
+            return None
+        if "Date(" in text:
+            dotnet = _dotnet_date(text)
+            if dotnet is not None:
+                return dotnet
+        parsed = datetime.fromisoformat(text)
+    elif value is None:
+        return None
+    elif isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        raise ValueError("expected a date-time string")
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_ace_date(value: object) -> date | None:
+    """Parse a calendar date; a date-time keeps the day ACE wrote (no zone shift)."""
+    if type(value) is str:
+        text = value.strip()
+        if text.lower() in _NULL_STRINGS:
+            return None
+        if "Date(" in text:
+            dotnet = _dotnet_date(text)
+            if dotnet is not None:
+                return dotnet.date()
+        return datetime.fromisoformat(text).date()
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise ValueError("expected a date string")
+
+
+AceInt = Annotated[int, BeforeValidator(_to_int)]
+AceFloat = Annotated[float, BeforeValidator(_to_float)]
+AceBool = Annotated[bool, BeforeValidator(_to_bool)]
+AceStr = Annotated[str, BeforeValidator(_to_str)]
+OptInt = Annotated[int | None, BeforeValidator(_to_int)]
+OptFloat = Annotated[float | None, BeforeValidator(_to_float)]
+OptBool = Annotated[bool | None, BeforeValidator(_to_bool)]
+OptStr = Annotated[str | None, BeforeValidator(_to_optional_str)]
+OptDateTime = Annotated[datetime | None, BeforeValidator(parse_ace_datetime)]
+OptDate = Annotated[date | None, BeforeValidator(parse_ace_date)]
+
+
+class AceStatusType(StrEnum):
+    """ACE groups task statuses into three types (same values as `app.models.enums.StatusType`)."""
+
+    waiting = "waiting"
+    in_progress = "in_progress"
+    completed = "completed"
+
+
+_STATUS_TYPE_BY_ID = {
+    1: AceStatusType.waiting,
+    2: AceStatusType.in_progress,
+    3: AceStatusType.completed,
+}
+_STATUS_TYPE_BY_NAME = {
+    "waiting": AceStatusType.waiting,
+    "not_started": AceStatusType.waiting,
+    "in_progress": AceStatusType.in_progress,
+    "inprogress": AceStatusType.in_progress,
+    "completed": AceStatusType.completed,
+    "complete": AceStatusType.completed,
+}
+
+
+def status_type_from(type_id: int | None, type_name: str | None) -> AceStatusType | None:
+    """Map `STATUS_TYPE_ID` (1/2/3) or, failing that, an English type name; else None."""
+    if type_id is not None and type_id in _STATUS_TYPE_BY_ID:
+        return _STATUS_TYPE_BY_ID[type_id]
+    if type_name:
+        key = re.sub(r"[\s\-]+", "_", type_name.strip().lower())
+        return _STATUS_TYPE_BY_NAME.get(key)
+    return None
+
+
+class AceRow(BaseModel):
+    """Base of every row: field names are matched case-insensitively, unknown ones ignored."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upper_case_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        try:
+            if "".join(data).isupper():  # the usual case: ACE's UPPER_SNAKE_CASE names
+                return data
+        except TypeError:
+            pass
+        names = cls.model_fields
+        return {
+            key if (not isinstance(key, str) or key in names) else key.upper(): value
+            for key, value in data.items()
+        }
+
+
+class AceLogin(AceRow):
+    """The row of a successful `login` or `getlogininfo`.
+
+    Only `GUID`, `FIRST_NAME` and `LAST_NAME` are attested for the real ACE; the rest are
+    read when present and must not be relied on (ace-api.md §3.2).
+    """
+
+    guid: str = Field(alias="GUID", min_length=1, repr=False)
+    user_id: OptInt = Field(default=None, alias="USER_ID")
+    username: OptStr = Field(default=None, alias="USERNAME")
+    first_name: OptStr = Field(default=None, alias="FIRST_NAME")
+    last_name: OptStr = Field(default=None, alias="LAST_NAME")
+    email: OptStr = Field(default=None, alias="EMAIL_ALERT")
+    access_level: OptInt = Field(default=None, alias="ACCESS_LEVEL")
+    account_id: OptStr = Field(default=None, alias="ACCOUNT_ID")
+
+    @model_validator(mode="after")
+    def _guid_is_token(self) -> AceLogin:
+        if not self.guid.strip() or any(ch.isspace() for ch in self.guid):
+            raise ValueError("GUID must be a non-blank token")
+        return self
+
+
+class AcePublicSettings(AceRow):
+    """`getpublicsettings`: a few named fields plus every raw value, upper-cased."""
+
+    custom_product_name: OptStr = Field(default=None, alias="CUSTOM_PRODUCT_NAME")
+    values: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_values(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "values" not in data:
+            return {**data, "values": {str(k).upper(): v for k, v in data.items()}}
+        return data
+
+
+ACCESS_LEVEL_ADMIN = 2
+ACCESS_STATUS_ALLOWED = 1
+
+
+class AceUser(AceRow):
+    """A `getusers` row. `ACCESS_LEVEL` 2 = administrator; `ACCESS_STATUS` 1 = may sign in."""
+
+    user_id: AceInt = Field(alias="USER_ID")
+    username: AceStr = Field(alias="USERNAME")
+    first_name: OptStr = Field(default=None, alias="FIRST_NAME")
+    last_name: OptStr = Field(default=None, alias="LAST_NAME")
+    email: OptStr = Field(default=None, alias="EMAIL_ALERT")
+    active: OptBool = Field(default=None, alias="ACTIVE")
+    access_level: OptInt = Field(default=None, alias="ACCESS_LEVEL")
+    access_status: OptInt = Field(default=None, alias="ACCESS_STATUS")
+    user_group_id: OptInt = Field(default=None, alias="USER_GROUP_ID")
+    user_group_name: OptStr = Field(default=None, alias="USER_GROUP_NAME")
+    modified_at: OptDateTime = Field(default=None, alias="DATE_MODIFIED")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.access_level == ACCESS_LEVEL_ADMIN
+
+    @property
+    def can_sign_in(self) -> bool:
+        """Active and not denied; a field ACE did not send does not count against the user."""
+        if self.active is False:
+            return False
+        return self.access_status is None or self.access_status == ACCESS_STATUS_ALLOWED
+
+
+class AceProject(AceRow):
+    """A `getprojects` row."""
+
+    project_id: AceInt = Field(alias="PROJECT_ID")
+    name: AceStr = Field(alias="PROJECT_NAME")
+    number: OptStr = Field(default=None, alias="PROJECT_NUMBER")
+    description: OptStr = Field(default=None, alias="PROJECT_DESC")
+    type_id: OptInt = Field(default=None, alias="PROJECT_TYPE")
+    type_name: OptStr = Field(default=None, alias="PROJECT_TYPE_NAME")
+    status_id: OptInt = Field(default=None, alias="PROJECT_STATUS_ID")
+    status_name: OptStr = Field(default=None, alias="PROJECT_STATUS_NAME")
+    priority_id: OptInt = Field(default=None, alias="PROJECT_PRIORITY_ID")
+    priority_name: OptStr = Field(default=None, alias="PROJECT_PRIORITY_NAME")
+    client_id: OptInt = Field(default=None, alias="CLIENT_ID")
+    client_name: OptStr = Field(default=None, alias="CLIENT_NAME")
+    creator_user_id: OptInt = Field(default=None, alias="PROJECT_CREATOR_ID")
+    completed: OptBool = Field(default=None, alias="COMPLETED")
+    percent_done: OptFloat = Field(default=None, alias="POURCENTAGE")
+    assigned: OptStr = Field(default=None, alias="ASSIGNED_USERS")
+    created_at: OptDateTime = Field(default=None, alias="DATE_CREATED")
+    modified_at: OptDateTime = Field(default=None, alias="DATE_MODIFIED")
+
+
+class AceTask(AceRow):
+    """A `gettasks` row. `title` is ACE's `TASK_RESUME`; `assigned` is its display string.
+
+    `percent_done` is `POURCENTAGE_DONE` as sent (its scale is unconfirmed, ace-api.md §6.3).
+    """
+
+    task_id: AceInt = Field(alias="TASK_ID")
+    project_id: AceInt = Field(alias="PROJECT_ID")
+    project_name: OptStr = Field(default=None, alias="PROJECT_NAME")
+    number: OptStr = Field(default=None, alias="TASK_NUMBER")
+    title: AceStr = Field(alias="TASK_RESUME")
+    description: OptStr = Field(default=None, alias="TASK_DESC_CREATOR")
+    status_id: OptInt = Field(default=None, alias="TASK_STATUS_ID")
+    status_name: OptStr = Field(default=None, alias="TASK_STATUS_NAME")
+    status_type_id: OptInt = Field(default=None, alias="STATUS_TYPE_ID")
+    status_type_name: OptStr = Field(default=None, alias="STATUS_TYPE_NAME")
+    priority_id: OptInt = Field(default=None, alias="TASK_PRIORITY_ID")
+    priority: OptStr = Field(default=None, alias="TASK_PRIORITY_NAME")
+    type_id: OptInt = Field(default=None, alias="TASK_TYPE_ID")
+    type: OptStr = Field(default=None, alias="TASK_TYPE_NAME")
+    group_id: OptInt = Field(default=None, alias="TASK_GROUP_ID")
+    group: OptStr = Field(default=None, alias="TASK_GROUP_NAME")
+    estimated_hours: OptFloat = Field(default=None, alias="ESTIMATED_TIME")
+    actual_hours: OptFloat = Field(default=None, alias="ACTUAL_HOURS")
+    percent_done: OptFloat = Field(default=None, alias="POURCENTAGE_DONE")
+    expected_start: OptDate = Field(default=None, alias="DATE_EXPECTED_START_TASK")
+    expected_end: OptDate = Field(default=None, alias="DATE_EXPECTED_END_TASK")
+    actual_start: OptDate = Field(default=None, alias="DATE_ACTUAL_START_DATE")
+    actual_end: OptDate = Field(default=None, alias="DATE_ACTUAL_END_DATE")
+    created_at: OptDateTime = Field(default=None, alias="DATE_TASK_CREATED")
+    modified_at: OptDateTime = Field(default=None, alias="DATE_TASK_MODIFIED")
+    creator_user_id: OptInt = Field(default=None, alias="USER_CREATOR_ID")
+    assigned: OptStr = Field(default=None, alias="ASSIGNED")
+    reviewer: OptStr = Field(default=None, alias="REVIEWER")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status_type(self) -> AceStatusType | None:
+        """waiting / in_progress / completed, from `STATUS_TYPE_ID` or `STATUS_TYPE_NAME`."""
+        return status_type_from(self.status_type_id, self.status_type_name)
+
+
+class AceAssignee(AceRow):
+    """A `getassigneduserlist` row (its fields are the sandbox's, ace-api.md §6.4)."""
+
+    task_id: OptInt = Field(default=None, alias="TASK_ID")
+    user_id: AceInt = Field(alias="USER_ID")
+    username: OptStr = Field(default=None, alias="USERNAME")
+    first_name: OptStr = Field(default=None, alias="FIRST_NAME")
+    last_name: OptStr = Field(default=None, alias="LAST_NAME")
+    is_assignee: AceBool = Field(default=True, alias="IS_ASSIGNEE")
+    is_reviewer: AceBool = Field(default=False, alias="IS_REVIEWER")
+    assigned_hours: OptFloat = Field(default=None, alias="ASSIGNED_HOURS")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_flags_take_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (_is_null(v) and _is_flag(k))}
+        return data
+
+
+def _is_flag(key: object) -> bool:
+    return isinstance(key, str) and key.upper() in {"IS_ASSIGNEE", "IS_REVIEWER"}
+
+
+class AceTaskStatus(AceRow):
+    """A `gettaskstatuses` row."""
+
+    status_id: AceInt = Field(alias="TASK_STATUS_ID")
+    name: AceStr = Field(alias="TASK_STATUS_NAME")
+    status_type_id: OptInt = Field(default=None, alias="STATUS_TYPE_ID")
+    status_type_name: OptStr = Field(default=None, alias="STATUS_TYPE_NAME")
+    completed: OptBool = Field(default=None, alias="COMPLETED_STATUS")
+    sort_order: OptInt = Field(default=None, alias="SORT_ORDER")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status_type(self) -> AceStatusType | None:
+        """From the status type, else `COMPLETED_STATUS`."""
+        found = status_type_from(self.status_type_id, self.status_type_name)
+        if found is None and self.completed:
+            return AceStatusType.completed
+        return found
+
+
+class AceTimeEntry(AceRow):
+    """A `gettimereport` (view 1) row: one day of one time-sheet line.
+
+    Its natural key is `(timesheet_line_id, date_worked)`.
+    """
+
+    KEY_FIELDS: ClassVar[tuple[str, str]] = ("timesheet_line_id", "date_worked")
+
+    timesheet_line_id: AceInt = Field(alias="TIMESHEET_LINE_ID")
+    date_worked: Annotated[date, BeforeValidator(parse_ace_date)] = Field(alias="DATE_WORKED")
+    project_id: OptInt = Field(default=None, alias="PROJECT_ID")
+    project_name: OptStr = Field(default=None, alias="PROJECT_NAME")
+    task_id: OptInt = Field(default=None, alias="TASK_ID")
+    task_title: OptStr = Field(default=None, alias="TASK_RESUME")
+    creator_user_id: OptInt = Field(default=None, alias="CREATOR_USER_ID")
+    creator_username: OptStr = Field(default=None, alias="CREATOR_USERNAME")
+    total_hours: AceFloat = Field(alias="TOTAL")
+    comment: OptStr = Field(default=None, alias="COMMENT")
+    time_type_id: OptInt = Field(default=None, alias="TIME_TYPE_ID")
+    time_type_name: OptStr = Field(default=None, alias="TIME_TYPE_NAME")
+    time_status_name: OptStr = Field(default=None, alias="TIME_STATUS_NAME")
+    approval_level: OptInt = Field(default=None, alias="APPROVAL_LEVEL")
+    created_at: OptDateTime = Field(default=None, alias="DATE_CREATED")
+    modified_at: OptDateTime = Field(default=None, alias="DATE_MODIFIED")
+    submitted_at: OptDateTime = Field(default=None, alias="DATE_SUBMITTED")
+
+    @property
+    def key(self) -> tuple[int, date]:
+        return (self.timesheet_line_id, self.date_worked)
+
+
+class AceIdentity(BaseModel):
+    """Who signed in: the session GUID and the resolved ACE user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    account_id: str
+    guid: str = Field(repr=False)
+    user_id: int
+    username: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    active: bool = True
+    is_admin: bool = False

@@ -1,0 +1,38 @@
+"""Shared clients made by the lifespan (overridable in tests through `app.state`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.ace.client import AceClient
+from app.auth.security import GuidCipher
+from app.config import Settings
+from app.services.rate_limit_service import AuthRateLimiter
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_ace_client(request: Request) -> AceClient:
+    client: AceClient = request.app.state.ace
+    return client
+
+
+def get_guid_cipher(request: Request) -> GuidCipher:
+    cipher: GuidCipher = request.app.state.guid_cipher
+    return cipher
+
+
+def get_rate_limiter(request: Request) -> AuthRateLimiter:
+    limiter: AuthRateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+AceClientDep = Annotated[AceClient, Depends(get_ace_client)]
+GuidCipherDep = Annotated[GuidCipher, Depends(get_guid_cipher)]
+RateLimiterDep = Annotated[AuthRateLimiter, Depends(get_rate_limiter)]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.dependencies.auth_dependencies import AdminUser, require_roles
+from app.dependencies.get_db import DbSession
+from app.dto.response import SuccessResponse
+from app.dto.user_dto import RoleUpdate, UserList, UserRead
+from app.models import RoleEnum
+from app.routes.openapi import error_responses
+from app.services import user_services
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_roles(RoleEnum.admin))],
+    responses=error_responses(401, 403),
+)
+
+
+@router.get("/users", response_model=SuccessResponse[UserList])
+async def list_users(
+    admin: AdminUser,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SuccessResponse[UserList]:
+    """The users of the admin's account."""
+    users, total = await user_services.list_users(
+        session, account_id=admin.account_id, limit=limit, offset=offset
+    )
+    items = [UserRead.model_validate(user) for user in users]
+    return SuccessResponse(data=UserList(items=items, total=total, limit=limit, offset=offset))
+
+
+@router.patch(
+    "/users/{user_id}/role",
+    response_model=SuccessResponse[UserRead],
+    responses=error_responses(404, 409),
+)
+async def change_role(
+    user_id: int, body: RoleUpdate, admin: AdminUser, session: DbSession
+) -> SuccessResponse[UserRead]:
+    """Set a user's role; it is kept across the user's later ACE logins."""
+    user = await user_services.set_role(session, actor=admin, user_id=user_id, role=body.role)
+    return SuccessResponse(message="Role changed", data=UserRead.model_validate(user))
+
+
+@router.post(
+    "/users/{user_id}/deactivate",
+    response_model=SuccessResponse[UserRead],
+    responses=error_responses(404, 409),
+)
+async def deactivate(
+    user_id: int, admin: AdminUser, session: DbSession
+) -> SuccessResponse[UserRead]:
+    """Block a user at once: their tokens stop working and ACE logins are refused."""
+    user = await user_services.set_disabled(session, actor=admin, user_id=user_id, disabled=True)
+    return SuccessResponse(message="User deactivated", data=UserRead.model_validate(user))
+
+
+@router.post(
+    "/users/{user_id}/reactivate",
+    response_model=SuccessResponse[UserRead],
+    responses=error_responses(404, 409),
+)
+async def reactivate(
+    user_id: int, admin: AdminUser, session: DbSession
+) -> SuccessResponse[UserRead]:
+    """Lift a deactivation."""
+    user = await user_services.set_disabled(session, actor=admin, user_id=user_id, disabled=False)
+    return SuccessResponse(message="User reactivated", data=UserRead.model_validate(user))

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.dependencies.client_ip import ClientIp
+from app.dependencies.clients import AceClientDep, GuidCipherDep, RateLimiterDep, SettingsDep
+from app.dependencies.get_db import DbSession
+from app.dto.response import SuccessResponse
+from app.dto.user_dto import LoginData, UserRequest
+from app.routes.openapi import error_responses
+from app.services import auth_service, user_services
+
+router = APIRouter(prefix="/user", tags=["auth"])
+
+
+@router.post(
+    "/login",
+    response_model=SuccessResponse[LoginData],
+    responses=error_responses(401, 403, 429, 502, 504),
+)
+async def login(
+    body: UserRequest,
+    session: DbSession,
+    settings: SettingsDep,
+    ace: AceClientDep,
+    cipher: GuidCipherDep,
+    limiter: RateLimiterDep,
+    client_ip: ClientIp,
+) -> SuccessResponse[LoginData]:
+    """Sign in with an ACE account id, username and password; returns acehub's tokens."""
+    user = await auth_service.guarded_sign_in(
+        limiter=limiter,
+        account_id=body.account_id,
+        username=body.username,
+        client_ip=client_ip,
+        sign_in=lambda: user_services.sign_in_with_ace(
+            session,
+            ace=ace,
+            cipher=cipher,
+            account_id=body.account_id,
+            username=body.username,
+            password=body.password,
+        ),
+    )
+    tokens = await auth_service.issue_session(session, settings=settings, user=user)
+    return SuccessResponse(message="Signed in", data=auth_service.login_data(user, tokens))

@@ -1,0 +1,25 @@
+"""The ACE session (GUID) acehub keeps for a user, to call ACE on their behalf."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.security import GuidCipher
+from app.dto.response import ErrorCode
+from app.errors import AppError
+from app.models import AceSession, User
+
+
+async def guid_for(session: AsyncSession, *, cipher: GuidCipher, user: User) -> str:
+    """The user's ACE GUID; `ACE_SESSION_EXPIRED` when there is none to use."""
+    stored = await session.get(AceSession, user.id)
+    guid = cipher.decrypt(stored.guid_encrypted) if stored is not None else None
+    if stored is None or guid is None:
+        raise AppError(
+            "There is no ACE session for this user; sign in with POST /user/login",
+            code=ErrorCode.ACE_SESSION_EXPIRED,
+        )
+    stored.last_used_at = datetime.now(UTC)
+    return guid

@@ -1,0 +1,228 @@
+"""Token sessions: issuing, rotating and revoking refresh tokens; local sign-in.
+
+A login starts a *family* of refresh tokens. Each refresh rotates: the presented token is
+marked replaced and a successor is issued with the family's original expiry. Presenting a
+token that was already rotated means it leaked: the whole family is revoked (RFC 9700 §4.14).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import jwt_handler
+from app.auth.security import token_digest, verify_password
+from app.config import Settings
+from app.dto.auth_dto import TokenPair
+from app.dto.response import ErrorCode
+from app.dto.user_dto import LoginData
+from app.errors import AppError, AuthenticationError
+from app.models import AuthSource, RefreshToken, User
+from app.services.rate_limit_service import AuthRateLimiter
+
+# Sign-in failures that count against the rate limits (not outages, not our own refusals).
+_COUNTED_FAILURES = frozenset(
+    {ErrorCode.INVALID_CREDENTIALS, ErrorCode.INVALID_ACCOUNT_ID, ErrorCode.ACCOUNT_INACTIVE}
+)
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def guarded_sign_in(
+    *,
+    limiter: AuthRateLimiter,
+    account_id: str,
+    username: str,
+    client_ip: str,
+    sign_in: Callable[[], Awaitable[User]],
+) -> User:
+    """Run `sign_in` unless the failure budget is spent (then 429 without calling it), and
+    count its refusals against the budget."""
+    await limiter.check_login(account_id=account_id, username=username, client_ip=client_ip)
+    try:
+        return await sign_in()
+    except AppError as error:
+        if error.code in _COUNTED_FAILURES:
+            await limiter.record_login_failure(
+                account_id=account_id, username=username, client_ip=client_ip
+            )
+            log.info("sign-in refused", extra={"error_code": error.code, "client_ip": client_ip})
+        raise
+
+
+def login_data(user: User, tokens: TokenPair) -> LoginData:
+    return LoginData(
+        guid=user.guid,
+        user_id=user.id,
+        ace_user_id=user.ace_user_id,
+        username=user.username,
+        account_id=user.account_id,
+        role=user.role,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+async def issue_session(session: AsyncSession, *, settings: Settings, user: User) -> TokenPair:
+    """Start a new login session (refresh token family) for `user`."""
+    refresh = jwt_handler.create_refresh_token(
+        settings=settings, sub=str(user.guid), role=user.role.value
+    )
+    return await _store_pair(
+        session, settings=settings, user=user, family_id=uuid.uuid4(), refresh=refresh
+    )
+
+
+async def _store_pair(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user: User,
+    family_id: uuid.UUID,
+    refresh: jwt_handler.IssuedToken,
+) -> TokenPair:
+    """Record `refresh` in its family and pair it with a fresh access token."""
+    access = jwt_handler.create_access_token(
+        settings=settings, sub=str(user.guid), role=user.role.value, sid=str(family_id)
+    )
+    session.add(
+        RefreshToken(
+            jti_hash=token_digest(refresh.jti),
+            user_id=user.id,
+            family_id=family_id,
+            issued_at=_now(),
+            expires_at=refresh.expires_at,
+        )
+    )
+    await session.flush()
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh.token,
+        expires_in=settings.access_token_expire_minutes * 60,
+    )
+
+
+async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: str) -> TokenPair:
+    """Rotate `refresh_token`; the new access token carries the role stored now.
+
+    Reuse of a rotated token revokes the whole family, except a reuse within
+    `REFRESH_REUSE_GRACE_SECONDS` of its rotation whose successor is still unused: that is a
+    client racing itself (two tabs refreshing at once), answered 401 without the revocation.
+    """
+    claims = jwt_handler.decode_token(refresh_token, settings=settings, expected="refresh")
+    digest = token_digest(claims.jti)
+    stored = await session.scalar(select(RefreshToken).where(RefreshToken.jti_hash == digest))
+    if stored is None:
+        raise AuthenticationError("This refresh token is not known")
+    if stored.revoked_at is not None:
+        if stored.replaced_by is not None and not await _lost_a_race(session, stored, settings):
+            await _revoke_family(session, stored.family_id)
+            # The one place a service commits: the revocation must hold although this
+            # request fails (and its unit of work would otherwise roll back).
+            await session.commit()
+            log.warning(
+                "refresh token replayed; session family revoked",
+                extra={"event": "refresh_token_reuse", "user_id": stored.user_id},
+            )
+        raise AuthenticationError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
+    if stored.expires_at <= _now():
+        raise AuthenticationError("The refresh token has expired", code=ErrorCode.TOKEN_EXPIRED)
+
+    user = await session.get(User, stored.user_id)
+    if user is None or str(user.guid) != claims.sub:
+        raise AuthenticationError("This refresh token is not valid")
+    if not user.is_active or user.is_disabled:
+        raise AuthenticationError("This account is no longer active", code=ErrorCode.TOKEN_REVOKED)
+
+    # Claim the rotation atomically: of two concurrent refreshes exactly one updates the row.
+    successor = jwt_handler.create_refresh_token(
+        settings=settings, sub=claims.sub, role=user.role.value, expires_at=stored.expires_at
+    )
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == stored.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=_now(), replaced_by=token_digest(successor.jti))
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuthenticationError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
+    return await _store_pair(
+        session, settings=settings, user=user, family_id=stored.family_id, refresh=successor
+    )
+
+
+async def _lost_a_race(session: AsyncSession, stored: RefreshToken, settings: Settings) -> bool:
+    grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
+    if stored.revoked_at is None or _now() - stored.revoked_at > grace:
+        return False
+    successor = await session.scalar(
+        select(RefreshToken).where(RefreshToken.jti_hash == stored.replaced_by)
+    )
+    return successor is not None and successor.revoked_at is None
+
+
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def logout(session: AsyncSession, *, user: User, session_id: str) -> int:
+    """Revoke the login session the access token belongs to."""
+    try:
+        family_id = uuid.UUID(session_id)
+    except ValueError as exc:
+        raise AuthenticationError("The token is not valid") from exc
+    result = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.family_id == family_id,
+            RefreshToken.user_id == user.id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=_now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_user_sessions(session: AsyncSession, *, user_id: int) -> int:
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def authenticate_local(
+    session: AsyncSession, *, account_id: str, username: str, password: str
+) -> User:
+    """A local account's sign-in; unknown user and wrong password fail alike, in equal time."""
+    user = await session.scalar(
+        select(User).where(
+            User.account_id == account_id,
+            User.username == username,
+            User.auth_source == AuthSource.local,
+        )
+    )
+    if not verify_password(password, user.password_hash if user else None) or user is None:
+        raise AppError(
+            "The account, username or password is incorrect", code=ErrorCode.INVALID_CREDENTIALS
+        )
+    if not user.is_active or user.is_disabled:
+        raise AppError("This account is not active", code=ErrorCode.ACCOUNT_INACTIVE)
+    user.last_login_at = _now()
+    await session.flush()
+    return user

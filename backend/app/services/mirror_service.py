@@ -1,0 +1,455 @@
+"""Writes what ACE returned into the mirror tables, set-based, with counts per entity.
+
+Every function takes ACE DTOs (app/ace/dto.py) for one account and upserts them keyed by
+(account, ACE id); unchanged rows are not touched. Deletions are mirrored by `tombstone_*`
+during a full pass: rows no longer returned by ACE get `deleted_at`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, and_, delete, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ace.dto import AceAssignee, AceProject, AceTask, AceTimeEntry, AceUser
+from app.models import (
+    AuthSource,
+    Project,
+    RoleEnum,
+    Task,
+    TaskAssignee,
+    TaskLog,
+    TaskLogKind,
+    TaskLogSource,
+    User,
+)
+from app.services.bulk_upsert import UpsertCounts, bulk_upsert
+
+T = TypeVar("T")
+
+USERS: Table = User.__table__  # type: ignore[assignment]
+PROJECTS: Table = Project.__table__  # type: ignore[assignment]
+TASKS: Table = Task.__table__  # type: ignore[assignment]
+ASSIGNEES: Table = TaskAssignee.__table__  # type: ignore[assignment]
+TASK_LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
+
+_PROJECT_FIELDS = (
+    "name",
+    "number",
+    "description",
+    "status",
+    "type",
+    "priority",
+    "client_name",
+    "percent_done",
+    "ace_created_at",
+    "ace_modified_at",
+    "deleted_at",
+)
+_TASK_FIELDS = (
+    "project_id",
+    "number",
+    "title",
+    "description",
+    "status",
+    "status_type",
+    "priority",
+    "type",
+    "group_name",
+    "estimated_hours",
+    "actual_hours",
+    "percent_done",
+    "expected_start",
+    "expected_end",
+    "actual_start",
+    "actual_end",
+    "ace_created_at",
+    "ace_modified_at",
+    "deleted_at",
+)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    return value[:length] if value is not None else None
+
+
+async def mirror_users(
+    session: AsyncSession, *, account_id: str, users: Sequence[AceUser], now: datetime
+) -> UpsertCounts:
+    """Upsert ACE users. New ones are inactive placeholders until the person signs in; a user
+    ACE reports inactive or denied is deactivated; roles are never touched."""
+    rows = [
+        {
+            "account_id": account_id,
+            "ace_user_id": user.user_id,
+            "username": _clip(user.username, 100),
+            "first_name": _clip(user.first_name, 100),
+            "last_name": _clip(user.last_name, 100),
+            "email": _clip(user.email, 255),
+            "role": RoleEnum.member,
+            "auth_source": AuthSource.ace,
+            "is_active": False,
+            "synced_at": now,
+            "deleted_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for user in _unique(users, lambda u: u.user_id)
+    ]
+    counts = await bulk_upsert(
+        session,
+        USERS,
+        rows,
+        keys=("account_id", "ace_user_id"),
+        compare=("username", "first_name", "last_name", "email", "deleted_at"),
+        touch=("synced_at", "updated_at"),
+    )
+    denied = [user.user_id for user in users if not user.can_sign_in]
+    if denied:
+        await session.execute(
+            update(User)
+            .where(User.account_id == account_id, User.ace_user_id.in_(denied), User.is_active)
+            .values(is_active=False, updated_at=now)
+        )
+    return counts
+
+
+async def ensure_users(
+    session: AsyncSession, *, account_id: str, assignees: Iterable[AceAssignee], now: datetime
+) -> dict[int, int]:
+    """Placeholder users for assignees not mirrored yet (e.g. a user list ACE did not show);
+    returns {ACE user id: acehub user id} of the account."""
+    known = await user_ids(session, account_id=account_id)
+    missing = {a.user_id: a for a in assignees if a.user_id not in known}
+    if not missing:
+        return known
+    placeholders = [
+        AceUser.model_validate(
+            {
+                "USER_ID": a.user_id,
+                "USERNAME": a.username or f"ace-user-{a.user_id}",
+                "FIRST_NAME": a.first_name,
+                "LAST_NAME": a.last_name,
+            }
+        )
+        for a in missing.values()
+    ]
+    await mirror_users(session, account_id=account_id, users=placeholders, now=now)
+    return await user_ids(session, account_id=account_id)
+
+
+async def mirror_projects(
+    session: AsyncSession, *, account_id: str, projects: Sequence[AceProject], now: datetime
+) -> UpsertCounts:
+    rows = [
+        {
+            "account_id": account_id,
+            "ace_project_id": p.project_id,
+            "name": _clip(p.name, 255),
+            "number": _clip(p.number, 100),
+            "description": p.description,
+            "status": _clip(p.status_name, 100),
+            "type": _clip(p.type_name, 100),
+            "priority": _clip(p.priority_name, 100),
+            "client_name": _clip(p.client_name, 255),
+            "percent_done": p.percent_done,
+            "ace_created_at": _utc(p.created_at),
+            "ace_modified_at": _utc(p.modified_at),
+            "deleted_at": None,
+            "synced_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in _unique(projects, lambda p: p.project_id)
+    ]
+    return await bulk_upsert(
+        session,
+        PROJECTS,
+        rows,
+        keys=("account_id", "ace_project_id"),
+        compare=_PROJECT_FIELDS,
+        touch=("synced_at", "updated_at"),
+    )
+
+
+async def mirror_tasks(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    tasks: Sequence[AceTask],
+    project_ids: dict[int, int],
+    now: datetime,
+) -> tuple[UpsertCounts, list[AceTask]]:
+    """Upsert tasks; returns the counts and the tasks skipped because their project is not
+    mirrored (ACE listed a task of a project it did not list)."""
+    rows: list[dict[str, Any]] = []
+    skipped: list[AceTask] = []
+    for t in _unique(tasks, lambda t: t.task_id):
+        project_id = project_ids.get(t.project_id)
+        if project_id is None:
+            skipped.append(t)
+            continue
+        status_type = t.status_type
+        rows.append(
+            {
+                "account_id": account_id,
+                "ace_task_id": t.task_id,
+                "project_id": project_id,
+                "number": _clip(t.number, 50),
+                "title": _clip(t.title, 500),
+                "description": t.description,
+                "status": _clip(t.status_name, 100),
+                "status_type": status_type.value if status_type else None,
+                "priority": _clip(t.priority, 100),
+                "type": _clip(t.type, 100),
+                "group_name": _clip(t.group, 255),
+                "estimated_hours": t.estimated_hours,
+                "actual_hours": t.actual_hours,
+                "percent_done": t.percent_done,
+                "expected_start": t.expected_start,
+                "expected_end": t.expected_end,
+                "actual_start": t.actual_start,
+                "actual_end": t.actual_end,
+                "ace_created_at": _utc(t.created_at),
+                "ace_modified_at": _utc(t.modified_at),
+                "deleted_at": None,
+                "synced_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    counts = await bulk_upsert(
+        session,
+        TASKS,
+        rows,
+        keys=("account_id", "ace_task_id"),
+        compare=_TASK_FIELDS,
+        touch=("synced_at", "updated_at"),
+    )
+    return counts, skipped
+
+
+async def replace_assignees(
+    session: AsyncSession,
+    *,
+    tasks: Mapping[int, int],
+    users: Mapping[int, int],
+    assignees: Sequence[AceAssignee],
+    now: datetime,
+) -> UpsertCounts:
+    """Make the assignees of `tasks` ({ACE task id: acehub task id}) exactly `assignees`
+    (ACE rows), mapping ACE user ids through `users`: upsert those, delete the others."""
+    if not tasks:
+        return UpsertCounts()
+    wanted: dict[tuple[int, int], dict[str, Any]] = {}
+    for a in assignees:
+        task_id = tasks.get(a.task_id) if a.task_id is not None else None
+        user_id = users.get(a.user_id)
+        if task_id is None or user_id is None:
+            continue
+        wanted[(task_id, user_id)] = {
+            "task_id": task_id,
+            "user_id": user_id,
+            "is_assignee": a.is_assignee,
+            "is_reviewer": a.is_reviewer,
+            "assigned_hours": a.assigned_hours,
+            "synced_at": now,
+        }
+    counts = await bulk_upsert(
+        session,
+        ASSIGNEES,
+        list(wanted.values()),
+        keys=("task_id", "user_id"),
+        compare=("is_assignee", "is_reviewer", "assigned_hours"),
+        touch=("synced_at",),
+    )
+    counts.deleted = await _delete_other_assignees(session, set(tasks.values()), set(wanted))
+    return counts
+
+
+async def _delete_other_assignees(
+    session: AsyncSession, scope: set[int], keep: set[tuple[int, int]]
+) -> int:
+    deleted = 0
+    ordered = sorted(scope)
+    for start in range(0, len(ordered), 5000):
+        chunk = ordered[start : start + 5000]
+        current = await session.execute(
+            select(TaskAssignee.task_id, TaskAssignee.user_id).where(
+                TaskAssignee.task_id.in_(chunk)
+            )
+        )
+        gone = [tuple(row) for row in current.all() if tuple(row) not in keep]
+        for offset in range(0, len(gone), 5000):
+            part = gone[offset : offset + 5000]
+            result = await session.execute(
+                delete(TaskAssignee).where(
+                    tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(part)
+                )
+            )
+            deleted += int(result.rowcount)  # type: ignore[attr-defined]
+    return deleted
+
+
+async def mirror_time_entries(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    entries: Sequence[AceTimeEntry],
+    tasks: Mapping[int, int],
+    users: Mapping[int, int],
+    now: datetime,
+) -> tuple[UpsertCounts, int]:
+    """Upsert ACE time entries as `task_logs` (kind `time`, source `ace`), mapping ACE ids
+    through `tasks` / `users`; returns the counts and how many entries were skipped (task or
+    user not mirrored)."""
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    for entry in _unique(entries, lambda e: e.key):
+        task_id = tasks.get(entry.task_id) if entry.task_id is not None else None
+        user_id = users.get(entry.creator_user_id) if entry.creator_user_id else None
+        if task_id is None or user_id is None:
+            skipped += 1
+            continue
+        rows.append(
+            {
+                "account_id": account_id,
+                "task_id": task_id,
+                "user_id": user_id,
+                "kind": TaskLogKind.time.value,
+                "date_worked": entry.date_worked,
+                "hours": entry.total_hours,
+                "comment": entry.comment,
+                "source": TaskLogSource.ace.value,
+                "ace_timesheet_line_id": entry.timesheet_line_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    counts = await bulk_upsert(
+        session,
+        TASK_LOGS,
+        rows,
+        keys=("account_id", "ace_timesheet_line_id", "date_worked"),
+        compare=("task_id", "user_id", "hours", "comment"),
+        touch=("updated_at",),
+    )
+    return counts, skipped
+
+
+async def delete_missing_time_entries(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    first: date,
+    last: date,
+    seen: set[tuple[int, date]],
+) -> int:
+    """Delete ACE-sourced logs in [first, last] that ACE no longer returns."""
+    rows = await session.execute(
+        select(TaskLog.id, TaskLog.ace_timesheet_line_id, TaskLog.date_worked).where(
+            TaskLog.account_id == account_id,
+            TaskLog.source == TaskLogSource.ace,
+            TaskLog.date_worked.between(first, last),
+        )
+    )
+    gone = [row.id for row in rows if (row.ace_timesheet_line_id, row.date_worked) not in seen]
+    return await _delete_ids(session, TaskLog, gone)
+
+
+async def tombstone(
+    session: AsyncSession,
+    *,
+    model: type[Project] | type[Task] | type[User],
+    account_id: str,
+    seen_ace_ids: set[int],
+    now: datetime,
+) -> int:
+    """Mark rows of the account that ACE no longer returns as deleted (`deleted_at`)."""
+    ace_id = {Project: Project.ace_project_id, Task: Task.ace_task_id, User: User.ace_user_id}[
+        model
+    ]
+    conditions = [model.account_id == account_id, model.deleted_at.is_(None)]
+    if model is User:
+        conditions.append(User.auth_source == AuthSource.ace)
+    rows = await session.execute(select(model.id, ace_id).where(and_(*conditions)))
+    gone = [row[0] for row in rows if row[1] not in seen_ace_ids]
+    marked = 0
+    for start in range(0, len(gone), 5000):
+        values: dict[str, Any] = {"deleted_at": now, "updated_at": now}
+        if model is User:
+            values["is_active"] = False
+        result = await session.execute(
+            update(model).where(model.id.in_(gone[start : start + 5000])).values(**values)
+        )
+        marked += int(result.rowcount)  # type: ignore[attr-defined]
+    return marked
+
+
+async def _delete_ids(session: AsyncSession, model: type[TaskLog], ids: list[int]) -> int:
+    deleted = 0
+    for start in range(0, len(ids), 5000):
+        result = await session.execute(delete(model).where(model.id.in_(ids[start : start + 5000])))
+        deleted += int(result.rowcount)  # type: ignore[attr-defined]
+    return deleted
+
+
+async def project_ids_by_ace_id(session: AsyncSession, *, account_id: str) -> dict[int, int]:
+    rows = await session.execute(
+        select(Project.ace_project_id, Project.id).where(Project.account_id == account_id)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def task_ids_by_ace_id(session: AsyncSession, *, account_id: str) -> dict[int, int]:
+    rows = await session.execute(
+        select(Task.ace_task_id, Task.id).where(Task.account_id == account_id)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def tasks_of_projects(
+    session: AsyncSession, *, account_id: str, ace_project_ids: Iterable[int]
+) -> dict[int, dict[int, int]]:
+    """{ACE project id: {ACE task id: acehub task id}} of the given projects."""
+    wanted = list(set(ace_project_ids))
+    found: dict[int, dict[int, int]] = defaultdict(dict)
+    for start in range(0, len(wanted), 5000):
+        rows = await session.execute(
+            select(Project.ace_project_id, Task.ace_task_id, Task.id)
+            .join(Task, Task.project_id == Project.id)
+            .where(
+                Project.account_id == account_id,
+                Project.ace_project_id.in_(wanted[start : start + 5000]),
+            )
+        )
+        for ace_project_id, ace_task_id, task_id in rows.all():
+            found[ace_project_id][ace_task_id] = task_id
+    return found
+
+
+async def user_ids(session: AsyncSession, *, account_id: str) -> dict[int, int]:
+    rows = await session.execute(
+        select(User.ace_user_id, User.id).where(
+            User.account_id == account_id, User.ace_user_id.is_not(None)
+        )
+    )
+    return {ace_id: row_id for ace_id, row_id in rows.all() if ace_id is not None}
+
+
+def _unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
+    """Keep the last item per key (ACE may repeat a row; an upsert must see each key once)."""
+    by_key: dict[Hashable, T] = {}
+    for item in items:
+        by_key[key(item)] = item
+    return list(by_key.values())

@@ -1,0 +1,646 @@
+"""Account sync: ACE users → projects → tasks → assignees → time entries, as a job.
+
+A job row records state, phase, counts per entity and errors; at most one job per account is
+queued or running (a partial unique index refuses a second), and the run holds a PostgreSQL
+advisory lock, so two workers or hosts never sync one account at once. A job whose heartbeat
+stopped (its worker died) is marked failed when the next one is requested.
+
+Incremental runs read tasks modified since the last successful watermark minus an overlap;
+a full pass (periodically, or on request) reads everything and mirrors deletions as
+tombstones. Writes are idempotent upserts committed page by page, so an interrupted run
+leaves every row either at its old or its new version, and the watermark only moves on
+success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ace.client import AceClient
+from app.ace.dto import AceAssignee, AceTask, AceTimeEntry
+from app.ace.errors import AceRequestRefusedError
+from app.config import Settings
+from app.connection import locks
+from app.connection.database import Database
+from app.dto.response import ErrorCode
+from app.errors import AppError, ConflictError, NotFoundError
+from app.models import Project, SyncJob, SyncState, Task, User
+from app.services import mirror_service
+from app.services.bulk_upsert import UpsertCounts
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SyncKind = Literal["full", "incremental"]
+RequestedKind = Literal["auto", "full", "incremental"]
+PHASES = ("users", "projects", "tasks", "assignees", "time_entries")
+ASSIGNEE_PROJECTS_PER_COMMIT = 50
+# Concurrent ACE calls of one sync (ace-api.md §7: one at a time per account, at most two).
+ACE_CONCURRENCY = 2
+
+# Runs `work` in a unit of work: a new transaction per call (jobs), or the request's session.
+Writer = Callable[[Callable[[AsyncSession], Awaitable[T]]], Awaitable[T]]
+Progress = Callable[[str, dict[str, dict[str, int]]], Awaitable[None]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCredentials:
+    """The ACE session a sync runs with. Tombstones need an ACE administrator's full view."""
+
+    guid: str = field(repr=False)
+    is_admin: bool
+
+
+@dataclass
+class SyncPlan:
+    kind: SyncKind
+    modified_since: date | None
+    time_from: date
+    time_to: date
+
+
+@dataclass
+class SyncTally:
+    counts: dict[str, UpsertCounts] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    changed_projects: set[int] = field(default_factory=set)
+
+    def of(self, entity: str) -> UpsertCounts:
+        return self.counts.setdefault(entity, UpsertCounts())
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {entity: counts.as_dict() for entity, counts in self.counts.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# Jobs
+# ---------------------------------------------------------------------------------------
+
+
+async def request_job(
+    session: AsyncSession,
+    *,
+    database: Database,
+    settings: Settings,
+    account_id: str,
+    requested_by: int | None,
+    kind: RequestedKind,
+) -> SyncJob:
+    """Queue a sync of the account; 409 `CONFLICT` while another one is active."""
+    await fail_stale_jobs(session, database=database, settings=settings, account_id=account_id)
+    job = SyncJob(
+        account_id=account_id,
+        kind=await resolve_kind(session, settings=settings, account_id=account_id, kind=kind),
+        state=SyncState.queued,
+        counts={},
+        errors=[],
+        requested_by=requested_by,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        active = await active_job(session, account_id=account_id)
+        raise ConflictError(
+            "A sync of this account is already queued or running",
+            data={"job_id": str(active.id) if active else None},
+        ) from None
+    return job
+
+
+async def active_job(session: AsyncSession, *, account_id: str) -> SyncJob | None:
+    return await session.scalar(
+        select(SyncJob).where(
+            SyncJob.account_id == account_id,
+            SyncJob.state.in_([SyncState.queued, SyncState.running]),
+        )
+    )
+
+
+async def get_job(session: AsyncSession, *, account_id: str, job_id: uuid.UUID) -> SyncJob:
+    job = await session.scalar(
+        select(SyncJob).where(SyncJob.id == job_id, SyncJob.account_id == account_id)
+    )
+    if job is None:
+        raise NotFoundError("No such sync job in this account")
+    return job
+
+
+async def fail_stale_jobs(
+    session: AsyncSession, *, database: Database, settings: Settings, account_id: str
+) -> None:
+    """Mark an active job failed when its worker stopped beating (and holds no lock)."""
+    job = await active_job(session, account_id=account_id)
+    if job is None:
+        return
+    beat = job.heartbeat_at or job.created_at
+    if _now() - beat < timedelta(seconds=settings.sync_stale_seconds):
+        return
+    if await locks.is_locked(database, locks.sync_lock_name(account_id)):
+        return
+    job.state = SyncState.failed
+    job.finished_at = _now()
+    job.errors = [
+        *job.errors,
+        {"phase": job.phase, "code": "WORKER_LOST", "message": "The sync stopped responding"},
+    ]
+    await session.flush()
+    log.warning("stale sync job marked failed", extra={"job_id": str(job.id)})
+
+
+async def resolve_kind(
+    session: AsyncSession, *, settings: Settings, account_id: str, kind: RequestedKind
+) -> SyncKind:
+    if kind == "full":
+        return "full"
+    watermark = await last_watermark(session, account_id=account_id)
+    if watermark is None:
+        return "full"
+    if kind == "incremental":
+        return "incremental"
+    last_full = await session.scalar(
+        select(SyncJob.finished_at)
+        .where(
+            SyncJob.account_id == account_id,
+            SyncJob.state == SyncState.succeeded,
+            SyncJob.kind == "full",
+        )
+        .order_by(SyncJob.finished_at.desc())
+        .limit(1)
+    )
+    due = last_full is None or _now() - last_full > timedelta(
+        hours=settings.sync_full_interval_hours
+    )
+    return "full" if due else "incremental"
+
+
+async def last_watermark(session: AsyncSession, *, account_id: str) -> datetime | None:
+    return await session.scalar(
+        select(SyncJob.watermark)
+        .where(SyncJob.account_id == account_id, SyncJob.state == SyncState.succeeded)
+        .order_by(SyncJob.finished_at.desc())
+        .limit(1)
+    )
+
+
+def plan_for(
+    kind: SyncKind, watermark: datetime | None, settings: Settings, today: date
+) -> SyncPlan:
+    days = (
+        settings.sync_time_entries_days
+        if kind == "full"
+        else settings.sync_recent_time_entries_days
+    )
+    modified_since = None
+    if kind == "incremental" and watermark is not None:
+        modified_since = watermark.date() - timedelta(days=settings.sync_overlap_days)
+    return SyncPlan(
+        kind=kind,
+        modified_since=modified_since,
+        time_from=today - timedelta(days=days),
+        time_to=today + timedelta(days=1),
+    )
+
+
+async def run_job(
+    job_id: uuid.UUID,
+    *,
+    database: Database,
+    ace: AceClient,
+    settings: Settings,
+    credentials: SyncCredentials | None = None,
+    resolve_credentials: Callable[[SyncJob], Awaitable[SyncCredentials]] | None = None,
+    progress: Progress | None = None,
+) -> SyncJob:
+    """Run a queued job to its end; never raises for a sync failure (the job records it)."""
+    job = await _load(database, job_id)
+    tally = SyncTally()
+    phase: str | None = None
+    async with locks.account_lock(database, locks.sync_lock_name(job.account_id)) as acquired:
+        if not acquired:
+            return await _finish(
+                database,
+                job_id,
+                tally,
+                error={"phase": None, "code": "CONFLICT", "message": "Another sync holds the lock"},
+            )
+        started = _now()
+        await _update(
+            database, job_id, state=SyncState.running, started_at=started, heartbeat_at=started
+        )
+        try:
+            creds = credentials
+            if creds is None:
+                assert resolve_credentials is not None
+                creds = await resolve_credentials(job)
+            async with database.session() as session:
+                watermark = await last_watermark(session, account_id=job.account_id)
+            plan = plan_for(job.kind, watermark, settings, started.date())  # type: ignore[arg-type]
+
+            async def write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+                async with database.session() as session, session.begin():
+                    return await work(session)
+
+            async def beat(current: str) -> None:
+                await _update(
+                    database, job_id, phase=current, heartbeat_at=_now(), counts=tally.as_dict()
+                )
+                if progress is not None:
+                    await progress(current, tally.as_dict())
+
+            sync = AccountSync(
+                ace=ace,
+                creds=creds,
+                account_id=job.account_id,
+                plan=plan,
+                write=write,
+                tally=tally,
+                beat=beat,
+            )
+            for phase in PHASES:
+                await beat(phase)
+                await getattr(sync, f"sync_{phase}")()
+            await beat("done")
+            return await _finish(database, job_id, tally, watermark=started)
+        except asyncio.CancelledError:
+            await _finish(
+                database,
+                job_id,
+                tally,
+                error={"phase": phase, "code": "INTERRUPTED", "message": "The server stopped"},
+            )
+            raise
+        except AppError as error:
+            log.warning("sync failed", extra={"job_id": str(job_id), "error_code": error.code})
+            return await _finish(
+                database,
+                job_id,
+                tally,
+                error={"phase": phase, "code": error.code.value, "message": error.message},
+            )
+        except Exception:
+            log.exception("sync crashed", extra={"job_id": str(job_id)})
+            return await _finish(
+                database,
+                job_id,
+                tally,
+                error={
+                    "phase": phase,
+                    "code": ErrorCode.INTERNAL_ERROR.value,
+                    "message": "The sync failed unexpectedly",
+                },
+            )
+
+
+async def _load(database: Database, job_id: uuid.UUID) -> SyncJob:
+    async with database.session() as session:
+        job = await session.get(SyncJob, job_id)
+    if job is None:
+        raise NotFoundError("No such sync job")
+    return job
+
+
+async def _update(database: Database, job_id: uuid.UUID, **values: Any) -> None:
+    async with database.session() as session, session.begin():
+        await session.execute(update(SyncJob).where(SyncJob.id == job_id).values(**values))
+
+
+async def _finish(
+    database: Database,
+    job_id: uuid.UUID,
+    tally: SyncTally,
+    *,
+    watermark: datetime | None = None,
+    error: dict[str, Any] | None = None,
+) -> SyncJob:
+    errors = [*tally.warnings, *([error] if error else [])]
+    await _update(
+        database,
+        job_id,
+        state=SyncState.failed if error else SyncState.succeeded,
+        finished_at=_now(),
+        heartbeat_at=_now(),
+        counts=tally.as_dict(),
+        errors=errors,
+        watermark=watermark,
+        phase=error["phase"] if error else "done",
+    )
+    return await _load(database, job_id)
+
+
+# ---------------------------------------------------------------------------------------
+# The phases (shared by jobs and the fetch endpoints)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class AccountSync:
+    ace: AceClient
+    creds: SyncCredentials
+    account_id: str
+    plan: SyncPlan
+    write: Writer[Any]
+    tally: SyncTally
+    beat: Callable[[str], Awaitable[None]] | None = None
+
+    @property
+    def _tombstones(self) -> bool:
+        return self.plan.kind == "full" and self.creds.is_admin
+
+    async def _heartbeat(self, phase: str) -> None:
+        if self.beat is not None:
+            await self.beat(phase)
+
+    async def sync_users(self) -> None:
+        try:
+            users = await self.ace.get_users(self.creds.guid)
+        except AceRequestRefusedError:
+            self.tally.warnings.append(
+                {"phase": "users", "code": "SKIPPED", "message": "ACE refused to list users"}
+            )
+            return
+        now = _now()
+
+        async def work(session: AsyncSession) -> None:
+            counts = self.tally.of("users")
+            counts += await mirror_service.mirror_users(
+                session, account_id=self.account_id, users=users, now=now
+            )
+            if self._tombstones:
+                counts.deleted += await mirror_service.tombstone(
+                    session,
+                    model=User,
+                    account_id=self.account_id,
+                    seen_ace_ids={u.user_id for u in users},
+                    now=now,
+                )
+
+        await self.write(work)
+
+    async def sync_projects(self) -> None:
+        projects = await self.ace.get_projects(self.creds.guid)
+        now = _now()
+
+        async def work(session: AsyncSession) -> None:
+            counts = self.tally.of("projects")
+            counts += await mirror_service.mirror_projects(
+                session, account_id=self.account_id, projects=projects, now=now
+            )
+            if self._tombstones:
+                counts.deleted += await mirror_service.tombstone(
+                    session,
+                    model=Project,
+                    account_id=self.account_id,
+                    seen_ace_ids={p.project_id for p in projects},
+                    now=now,
+                )
+
+        await self.write(work)
+
+    async def sync_tasks(self) -> None:
+        """Pages of tasks, fetched while the previous page is written (a two-page queue)."""
+        seen: set[int] = set()
+        project_ids: dict[int, int] = await self.write(
+            lambda s: mirror_service.project_ids_by_ace_id(s, account_id=self.account_id)
+        )
+        pages: asyncio.Queue[list[AceTask] | None] = asyncio.Queue(maxsize=2)
+
+        async def fetch() -> None:
+            try:
+                async for page in self.ace.iter_task_pages(
+                    self.creds.guid, modified_since=self.plan.modified_since
+                ):
+                    await pages.put(page)
+            finally:
+                await pages.put(None)
+
+        fetcher = asyncio.create_task(fetch())
+        try:
+            while (page := await pages.get()) is not None:
+                await self._write_tasks(page, project_ids)
+                seen.update(t.task_id for t in page)
+                self.tally.changed_projects.update(t.project_id for t in page)
+                await self._heartbeat("tasks")
+            await fetcher  # re-raises a fetch failure
+        finally:
+            fetcher.cancel()
+        if self._tombstones:
+            now = _now()
+            deleted = await self.write(
+                lambda s: mirror_service.tombstone(
+                    s, model=Task, account_id=self.account_id, seen_ace_ids=seen, now=now
+                )
+            )
+            self.tally.of("tasks").deleted += deleted
+
+    async def _write_tasks(self, page: list[AceTask], project_ids: dict[int, int]) -> None:
+        now = _now()
+
+        async def work(session: AsyncSession) -> None:
+            counts, skipped = await mirror_service.mirror_tasks(
+                session, account_id=self.account_id, tasks=page, project_ids=project_ids, now=now
+            )
+            self.tally.of("tasks").add(counts)
+            if skipped:
+                self.tally.warnings.append(
+                    {
+                        "phase": "tasks",
+                        "code": "SKIPPED",
+                        "message": f"{len(skipped)} tasks of projects not mirrored",
+                    }
+                )
+
+        await self.write(work)
+
+    async def sync_assignees(self) -> None:
+        """Assignees per project (`getassigneduserlist`), a few ACE calls at a time."""
+        if self.plan.kind == "full":
+            projects = await self.write(lambda s: _live_ace_project_ids(s, self.account_id))
+        else:
+            projects = sorted(self.tally.changed_projects)
+        limit = asyncio.Semaphore(ACE_CONCURRENCY)
+
+        async def assignees_of(ace_project_id: int) -> list[AceAssignee]:
+            async with limit:
+                return await self.ace.get_assignees(self.creds.guid, project_id=ace_project_id)
+
+        for start in range(0, len(projects), ASSIGNEE_PROJECTS_PER_COMMIT):
+            batch = projects[start : start + ASSIGNEE_PROJECTS_PER_COMMIT]
+            fetched = list(await asyncio.gather(*(assignees_of(p) for p in batch)))
+            await self.write(partial(self._write_assignees, batch=batch, fetched=fetched))
+            await self._heartbeat("assignees")
+
+    async def _write_assignees(
+        self, session: AsyncSession, *, batch: list[int], fetched: list[list[AceAssignee]]
+    ) -> None:
+        now = _now()
+        everyone = [row for rows in fetched for row in rows]
+        users = await mirror_service.ensure_users(
+            session, account_id=self.account_id, assignees=everyone, now=now
+        )
+        tasks = await mirror_service.tasks_of_projects(
+            session, account_id=self.account_id, ace_project_ids=batch
+        )
+        counts = self.tally.of("assignees")
+        for ace_project_id, rows in zip(batch, fetched, strict=True):
+            counts.add(
+                await mirror_service.replace_assignees(
+                    session,
+                    tasks=tasks.get(ace_project_id, {}),
+                    users=users,
+                    assignees=rows,
+                    now=now,
+                )
+            )
+
+    async def sync_time_entries(self) -> None:
+        seen: set[tuple[int, date]] = set()
+        tasks, users = await self.write(self._id_maps)
+        windows = self.ace.iter_time_report(
+            self.creds.guid, date_from=self.plan.time_from, date_to=self.plan.time_to
+        )
+        counts = self.tally.of("time_entries")
+        async for window in windows:
+            now = _now()
+
+            async def work(
+                session: AsyncSession, window: list[AceTimeEntry] = window, now: datetime = now
+            ) -> None:
+                written, skipped = await mirror_service.mirror_time_entries(
+                    session,
+                    account_id=self.account_id,
+                    entries=window,
+                    tasks=tasks,
+                    users=users,
+                    now=now,
+                )
+                counts.add(written)
+                if skipped:
+                    self.tally.warnings.append(
+                        {
+                            "phase": "time_entries",
+                            "code": "SKIPPED",
+                            "message": f"{skipped} time entries of tasks or users not mirrored",
+                        }
+                    )
+
+            await self.write(work)
+            seen.update(entry.key for entry in window)
+            await self._heartbeat("time_entries")
+        if self.creds.is_admin:
+            counts.deleted += await self.write(
+                lambda s: mirror_service.delete_missing_time_entries(
+                    s,
+                    account_id=self.account_id,
+                    first=self.plan.time_from,
+                    last=self.plan.time_to,
+                    seen=seen,
+                )
+            )
+
+    async def _id_maps(self, session: AsyncSession) -> tuple[dict[int, int], dict[int, int]]:
+        tasks = await mirror_service.task_ids_by_ace_id(session, account_id=self.account_id)
+        users = await mirror_service.user_ids(session, account_id=self.account_id)
+        return tasks, users
+
+
+async def _live_ace_project_ids(session: AsyncSession, account_id: str) -> list[int]:
+    rows = await session.scalars(
+        select(Project.ace_project_id)
+        .where(Project.account_id == account_id, Project.deleted_at.is_(None))
+        .order_by(Project.ace_project_id)
+    )
+    return list(rows)
+
+
+async def credentials_for(ace: AceClient, *, guid: str, ace_user_id: int | None) -> SyncCredentials:
+    """The session's credentials, with whether its user is an ACE administrator."""
+    is_admin = False
+    if ace_user_id is not None:
+        users = await ace.get_users(guid, user_id=ace_user_id)
+        is_admin = any(u.user_id == ace_user_id and u.is_admin for u in users)
+    return SyncCredentials(guid=guid, is_admin=is_admin)
+
+
+async def list_jobs(session: AsyncSession, *, account_id: str, limit: int) -> list[SyncJob]:
+    jobs = await session.scalars(
+        select(SyncJob)
+        .where(SyncJob.account_id == account_id)
+        .order_by(SyncJob.created_at.desc())
+        .limit(limit)
+    )
+    return list(jobs)
+
+
+async def fetch_projects(
+    session: AsyncSession, *, ace: AceClient, creds: SyncCredentials, account_id: str
+) -> dict[str, dict[str, int]]:
+    """`POST /projects/fetch-projects`: the projects the caller sees in ACE, upserted."""
+    sync = _request_sync(session, ace=ace, creds=creds, account_id=account_id, since=None)
+    await sync.sync_projects()
+    return sync.tally.as_dict()
+
+
+async def fetch_tasks(
+    session: AsyncSession,
+    *,
+    ace: AceClient,
+    settings: Settings,
+    creds: SyncCredentials,
+    account_id: str,
+) -> dict[str, dict[str, int]]:
+    """`POST /tasks/fetch-tasks`: the caller's visible tasks (modified since the account's
+    last watermark minus the overlap) and the assignees of their projects, upserted."""
+    watermark = await last_watermark(session, account_id=account_id)
+    since = watermark.date() - timedelta(days=settings.sync_overlap_days) if watermark else None
+    sync = _request_sync(session, ace=ace, creds=creds, account_id=account_id, since=since)
+    await sync.sync_projects()
+    await sync.sync_tasks()
+    await sync.sync_assignees()
+    return sync.tally.as_dict()
+
+
+def _request_sync(
+    session: AsyncSession,
+    *,
+    ace: AceClient,
+    creds: SyncCredentials,
+    account_id: str,
+    since: date | None,
+) -> AccountSync:
+    today = _now().date()
+    plan = SyncPlan(kind="incremental", modified_since=since, time_from=today, time_to=today)
+    # Never tombstones: a request's view of ACE is the caller's, not the whole account.
+    viewer = SyncCredentials(guid=creds.guid, is_admin=False)
+    return AccountSync(
+        ace=ace,
+        creds=viewer,
+        account_id=account_id,
+        plan=plan,
+        write=in_session(session),
+        tally=SyncTally(),
+    )
+
+
+def in_session(session: AsyncSession) -> Writer[Any]:
+    """A writer that runs every step in the request's own unit of work."""
+
+    async def write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await work(session)
+
+    return write

@@ -1,0 +1,1 @@
+"""Tests of the AceProject client (`app.ace`) against the ACE sandbox."""

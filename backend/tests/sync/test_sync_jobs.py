@@ -1,0 +1,209 @@
+"""Whole-account sync against the sandbox as a real server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from app.models import Project, SyncJob, SyncState, Task, TaskAssignee, TaskLog, User
+from app.services import sync_service
+from tests.sync.conftest import SyncEnv
+
+
+async def _count(env: SyncEnv, model: Any, *where: Any) -> int:
+    async with env.database.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _upstream(env: SyncEnv, account: str = "demo") -> Any:
+    return env.sandbox.store[account]
+
+
+async def test_full_sync_mirrors_the_account(env: SyncEnv) -> None:
+    headers = await env.sign_in("admin")
+    job = await env.run_sync(headers)
+    assert job["state"] == "succeeded", job
+    assert job["kind"] == "full"
+    assert job["phase"] == "done"
+    assert job["duration_seconds"] is not None
+    upstream = _upstream(env)
+    counts: Any = job["counts"]
+    assert counts["projects"]["inserted"] == len(upstream.projects)
+    assert counts["tasks"]["inserted"] == len(upstream.tasks)
+    assert await _count(env, Project, Project.account_id == "demo") == len(upstream.projects)
+    assert await _count(env, Task, Task.account_id == "demo") == len(upstream.tasks)
+    pairs = sum(len(a) for a in upstream.assignments.values())
+    assert await _count(env, TaskAssignee) == pairs
+    assert await _count(env, TaskLog, TaskLog.account_id == "demo") == len(upstream.time_entries)
+    assert await _count(env, User, User.account_id == "demo") == len(upstream.users)
+    # Users mirrored but never signed in are inactive placeholders.
+    assert await _count(env, User, User.account_id == "demo", User.is_active.is_(False)) == 2
+
+
+async def test_mirrored_task_matches_upstream(env: SyncEnv) -> None:
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    upstream_task = next(iter(_upstream(env).tasks.values()))
+    async with env.database.session() as session:
+        task = await session.scalar(
+            select(Task).where(Task.account_id == "demo", Task.ace_task_id == upstream_task.task_id)
+        )
+        project = await session.get(Project, task.project_id if task else -1)
+    assert task is not None
+    assert project is not None
+    assert task.title == upstream_task.task_resume
+    assert project.ace_project_id == upstream_task.project_id
+    assert task.estimated_hours == upstream_task.estimated_time
+    assert task.synced_at is not None
+    assert task.ace_modified_at is not None
+    assert task.ace_modified_at.tzinfo is not None
+
+
+async def test_second_sync_changes_nothing(env: SyncEnv) -> None:
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    again = await env.run_sync(headers, kind="incremental")
+    assert again["state"] == "succeeded"
+    assert again["kind"] == "incremental"
+    for entity, counts in again["counts"].items():  # type: ignore[attr-defined]
+        assert counts["inserted"] == counts["updated"] == counts["deleted"] == 0, entity
+    full_again = await env.run_sync(headers, kind="full")
+    for entity, counts in full_again["counts"].items():  # type: ignore[attr-defined]
+        assert counts["inserted"] == counts["updated"] == counts["deleted"] == 0, entity
+
+
+async def test_incremental_sync_picks_up_upstream_changes(own_env: SyncEnv) -> None:
+    env = own_env
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    upstream = _upstream(env)
+    task_id = next(iter(upstream.tasks))
+    upstream.update_task(task_id, task_resume="Renamed upstream", at=datetime.now())
+    job = await env.run_sync(headers, kind="incremental")
+    assert job["counts"]["tasks"]["updated"] == 1  # type: ignore[index]
+    async with env.database.session() as session:
+        title = await session.scalar(select(Task.title).where(Task.ace_task_id == task_id))
+    assert title == "Renamed upstream"
+
+
+async def test_deleted_upstream_rows_become_tombstones(own_env: SyncEnv) -> None:
+    env = own_env
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    upstream = _upstream(env)
+    task_id = next(iter(upstream.tasks))
+    upstream.delete_task(task_id)
+    job = await env.run_sync(headers, kind="full")
+    assert job["counts"]["tasks"]["deleted"] == 1  # type: ignore[index]
+    async with env.database.session() as session:
+        deleted_at = await session.scalar(
+            select(Task.deleted_at).where(Task.ace_task_id == task_id)
+        )
+    assert deleted_at is not None
+
+
+async def test_non_admin_full_sync_never_tombstones(own_env: SyncEnv) -> None:
+    env = own_env
+    admin = await env.sign_in("admin")
+    await env.run_sync(admin)
+    member_headers = await env.sign_in("alice")
+    async with env.database.session() as session:
+        await session.execute(update(User).where(User.username == "alice").values(role="manager"))
+        await session.commit()
+    job = await env.run_sync(member_headers, kind="full")
+    assert job["state"] == "succeeded"
+    assert await _count(env, Task, Task.deleted_at.is_not(None)) == 0
+
+
+async def test_accounts_stay_apart(env: SyncEnv) -> None:
+    await env.run_sync(await env.sign_in("admin", "demo"))
+    await env.run_sync(await env.sign_in("carol", "acme"))
+    demo, acme = _upstream(env, "demo"), _upstream(env, "acme")
+    assert await _count(env, Task, Task.account_id == "demo") == len(demo.tasks)
+    assert await _count(env, Task, Task.account_id == "acme") == len(acme.tasks)
+    # ACE ids overlap between accounts; each account keeps its own rows.
+    overlap = set(demo.projects) & set(acme.projects)
+    assert overlap
+    assert await _count(env, Project, Project.ace_project_id.in_(overlap)) == 2 * len(overlap)
+
+
+async def test_two_jobs_at_once_one_runs_the_other_conflicts(env: SyncEnv) -> None:
+    headers = await env.sign_in("admin")
+    responses = await asyncio.gather(
+        *(env.client.post("/sync/jobs", json={}, headers=headers) for _ in range(3))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [202, 409, 409]
+    conflict = next(r for r in responses if r.status_code == 409).json()
+    assert conflict["error_code"] == "CONFLICT"
+    await env.app.state.jobs.wait_idle()
+    assert await _count(env, SyncJob) == 1
+
+
+async def test_ace_failure_mid_sync_fails_the_job_and_keeps_data_consistent(
+    own_env: SyncEnv,
+) -> None:
+    env = own_env
+    headers = await env.sign_in("admin")
+    env.sandbox.faults.set(error_rate=1.0, fcts=["getassigneduserlist"])
+    job = await env.run_sync(headers)
+    assert job["state"] == "failed"
+    errors: Any = job["errors"]
+    assert errors[-1]["phase"] == "assignees"
+    assert errors[-1]["code"] == "ACE_UNAVAILABLE"
+    # The phases before the failure were committed whole; the watermark did not move.
+    assert await _count(env, Task) == len(_upstream(env).tasks)
+    async with env.database.session() as session:
+        assert await sync_service.last_watermark(session, account_id="demo") is None
+    env.sandbox.faults.reset()
+    await asyncio.sleep(0.4)  # the circuit breaker opened on the failures; let it half-open
+    retry = await env.run_sync(headers)
+    assert retry["state"] == "succeeded"
+    assert retry["kind"] == "full"
+
+
+async def test_stale_job_is_failed_and_does_not_block(env: SyncEnv) -> None:
+    headers = await env.sign_in("admin")
+    async with env.database.session() as session:
+        session.add(
+            SyncJob(
+                account_id="demo",
+                kind="full",
+                state=SyncState.running,
+                counts={},
+                errors=[],
+                heartbeat_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
+        await session.commit()
+    job = await env.run_sync(headers)
+    assert job["state"] == "succeeded"
+    async with env.database.session() as session:
+        states = sorted(s.value for s in await session.scalars(select(SyncJob.state)))
+    assert states == ["failed", "succeeded"]
+
+
+async def test_member_cannot_start_a_sync(env: SyncEnv) -> None:
+    headers = await env.sign_in("alice")
+    response = await env.client.post("/sync/jobs", json={}, headers=headers)
+    assert response.status_code == 403
+    assert await _count(env, SyncJob) == 0
+
+
+async def test_jobs_of_another_account_are_not_visible(env: SyncEnv) -> None:
+    job = await env.run_sync(await env.sign_in("admin", "demo"))
+    carol = await env.sign_in("carol", "acme")
+    response = await env.client.get(f"/sync/jobs/{job['id']}", headers=carol)
+    assert response.status_code == 404
+    listed = await env.client.get("/sync/jobs", headers=carol)
+    assert listed.json()["data"]["items"] == []
+
+
+async def test_unknown_job_kind_is_422(env: SyncEnv) -> None:
+    headers = await env.sign_in("admin")
+    response = await env.client.post("/sync/jobs", json={"kind": "everything"}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["data"][0]["loc"] == ["body", "kind"]
