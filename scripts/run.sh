@@ -19,7 +19,7 @@ cleanup() { [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
 if [ -z "${ACE_API_URL:-}" ] && [ -z "$(env_file_value ACE_API_URL)" ]; then
-  $ACEHUB sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" &
+  $ACEHUB sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --log-level warning &
   sandbox_pid=$!
   export ACE_API_URL="http://127.0.0.1:${SANDBOX_PORT}/"
   for _ in $(seq 1 50); do
@@ -27,6 +27,9 @@ if [ -z "${ACE_API_URL:-}" ] && [ -z "$(env_file_value ACE_API_URL)" ]; then
     sleep 0.2
   done
   echo "ACE sandbox with demo data on ${ACE_API_URL}"
+  # Mirror the demo accounts once, so their tasks are there to query right away.
+  ACE_PASSWORD=demo-password $ACEHUB sync --account-id demo --username admin
+  ACE_PASSWORD=demo-password $ACEHUB sync --account-id acme --username carol
 fi
 
 cat <<MSG

@@ -119,6 +119,7 @@ def sandbox(
     error_rate: Annotated[
         float, typer.Option(help="Fault: share of calls answered HTTP 500")
     ] = 0.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the ACE sandbox (an AceProject emulator with demo data) for local runs and tests."""
     from datetime import date
@@ -142,6 +143,7 @@ def sandbox(
         today=date.fromisoformat(today) if today else date.today(),
         faults={"latency": latency, "error_rate": error_rate},
         guid_idle_seconds=guid_idle_seconds,
+        log_level=log_level,
     )
 
 

@@ -103,9 +103,9 @@ class Settings(BaseSettings):
     sync_overlap_days: int = Field(default=1, ge=0, le=30)
     # A full pass (which also mirrors deletions as tombstones) runs when the last one is older.
     sync_full_interval_hours: float = Field(default=24.0, gt=0)
-    # Time entries mirrored: the last N days (a full pass) or the last M days (incremental).
+    # Time entries mirrored: those worked in the last N days (incremental runs ask ACE only
+    # for the ones modified since the watermark).
     sync_time_entries_days: int = Field(default=365, ge=1)
-    sync_recent_time_entries_days: int = Field(default=62, ge=1)
     # A running job whose heartbeat is older than this is taken as dead (its worker died).
     sync_stale_seconds: float = Field(default=120.0, gt=0)
 

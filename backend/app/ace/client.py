@@ -565,8 +565,11 @@ class AceClient:
         date_to: date,
         user_id: int | None = None,
         project_id: int | None = None,
+        modified_since: date | None = None,
     ) -> AsyncIterator[list[AceTimeEntry]]:
-        """`gettimereport` (view 1, everyone's entries) one date window (≤31 days) at a time.
+        """`gettimereport` (view 1, everyone's entries) one date window (≤31 days) at a time;
+        `modified_since` keeps only entries modified on or after that day
+        (`filtermodifiedfrom`).
 
         Each `(timesheet_line_id, date_worked)` is yielded once.
         """
@@ -581,6 +584,7 @@ class AceClient:
                 "filterdateto": end,
                 "filtertimecreatoruserid": user_id,
                 "projectid": project_id,
+                "filtermodifiedfrom": modified_since,
             }
             rows = await self._guid_call("gettimereport", guid, params)
             fresh = []

@@ -7,7 +7,7 @@ re-writing identical data touches nothing and is counted `unchanged`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnDefault, Table, or_, select, text, tuple_
@@ -24,12 +24,15 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    # Keys of the rows inserted or updated (not reported in `as_dict`).
+    written: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
 
     def add(self, other: UpsertCounts) -> UpsertCounts:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted += other.deleted
+        self.written.extend(other.written)
         return self
 
     __iadd__ = add
@@ -76,7 +79,12 @@ async def bulk_upsert(
     returned = [tuple(row) for row in result.all()]
     inserted = sum(1 for key in returned if key not in existing)
     updated = len(returned) - inserted
-    return UpsertCounts(inserted=inserted, updated=updated, unchanged=len(rows) - len(returned))
+    return UpsertCounts(
+        inserted=inserted,
+        updated=updated,
+        unchanged=len(rows) - len(returned),
+        written=returned,
+    )
 
 
 async def _postgres_upsert(
@@ -106,13 +114,16 @@ async def _postgres_upsert(
         f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates} "
         f"WHERE {changed} "
         # xmax is 0 for a freshly inserted row version (a PostgreSQL system column).
-        "RETURNING (xmax = 0)"
+        f"RETURNING (xmax = 0), {', '.join(quote(k) for k in keys)}"
     )
     params = {name: [row[name] for row in rows] for name in columns}
-    written: list[bool] = list((await session.execute(statement, params)).scalars())
-    inserted = sum(1 for flag in written if flag)
+    returned = (await session.execute(statement, params)).all()
+    inserted = sum(1 for row in returned if row[0])
     return UpsertCounts(
-        inserted=inserted, updated=len(written) - inserted, unchanged=len(rows) - len(written)
+        inserted=inserted,
+        updated=len(returned) - inserted,
+        unchanged=len(rows) - len(returned),
+        written=[tuple(row[1:]) for row in returned],
     )
 
 

@@ -201,18 +201,13 @@ async def last_watermark(session: AsyncSession, *, account_id: str) -> datetime 
 def plan_for(
     kind: SyncKind, watermark: datetime | None, settings: Settings, today: date
 ) -> SyncPlan:
-    days = (
-        settings.sync_time_entries_days
-        if kind == "full"
-        else settings.sync_recent_time_entries_days
-    )
     modified_since = None
     if kind == "incremental" and watermark is not None:
         modified_since = watermark.date() - timedelta(days=settings.sync_overlap_days)
     return SyncPlan(
         kind=kind,
         modified_since=modified_since,
-        time_from=today - timedelta(days=days),
+        time_from=today - timedelta(days=settings.sync_time_entries_days),
         time_to=today + timedelta(days=1),
     )
 
@@ -432,9 +427,13 @@ class AccountSync:
         fetcher = asyncio.create_task(fetch())
         try:
             while (page := await pages.get()) is not None:
-                await self._write_tasks(page, project_ids)
+                written = await self._write_tasks(page, project_ids)
                 seen.update(t.task_id for t in page)
-                self.tally.changed_projects.update(t.project_id for t in page)
+                # Assignees are refreshed where tasks changed: ACE bumps a task's modified
+                # date when its assignees change (the full pass catches the rest).
+                self.tally.changed_projects.update(
+                    t.project_id for t in page if t.task_id in written
+                )
                 await self._heartbeat("tasks")
             await fetcher  # re-raises a fetch failure
         finally:
@@ -448,10 +447,11 @@ class AccountSync:
             )
             self.tally.of("tasks").deleted += deleted
 
-    async def _write_tasks(self, page: list[AceTask], project_ids: dict[int, int]) -> None:
+    async def _write_tasks(self, page: list[AceTask], project_ids: dict[int, int]) -> set[int]:
+        """Upsert one page; returns the ACE ids of the tasks inserted or updated."""
         now = _now()
 
-        async def work(session: AsyncSession) -> None:
+        async def work(session: AsyncSession) -> set[int]:
             counts, skipped = await mirror_service.mirror_tasks(
                 session, account_id=self.account_id, tasks=page, project_ids=project_ids, now=now
             )
@@ -464,8 +464,10 @@ class AccountSync:
                         "message": f"{len(skipped)} tasks of projects not mirrored",
                     }
                 )
+            return {ace_task_id for _, ace_task_id in counts.written}
 
-        await self.write(work)
+        written: set[int] = await self.write(work)
+        return written
 
     async def sync_assignees(self) -> None:
         """Assignees per project (`getassigneduserlist`), a few ACE calls at a time."""
@@ -512,7 +514,10 @@ class AccountSync:
         seen: set[tuple[int, date]] = set()
         tasks, users = await self.write(self._id_maps)
         windows = self.ace.iter_time_report(
-            self.creds.guid, date_from=self.plan.time_from, date_to=self.plan.time_to
+            self.creds.guid,
+            date_from=self.plan.time_from,
+            date_to=self.plan.time_to,
+            modified_since=self.plan.modified_since,
         )
         counts = self.tally.of("time_entries")
         async for window in windows:
@@ -542,7 +547,8 @@ class AccountSync:
             await self.write(work)
             seen.update(entry.key for entry in window)
             await self._heartbeat("time_entries")
-        if self.creds.is_admin:
+        # Only a run that read every entry of the window can tell which ones disappeared.
+        if self.creds.is_admin and self.plan.modified_since is None:
             counts.deleted += await self.write(
                 lambda s: mirror_service.delete_missing_time_entries(
                     s,

@@ -51,3 +51,19 @@ async def test_ready_checks_redis_when_configured(tmp_path: Any) -> None:
             ready = await client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["data"]["redis"] == "ok"
+
+
+async def test_routes_answer_503_when_the_database_is_down() -> None:
+    settings = make_settings(
+        "postgresql+asyncpg://acehub@127.0.0.1:9/none", db_connect_timeout_seconds=1
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post(
+                "/auth/login", json={"account_id": "a", "username": "u", "password": "p"}
+            )
+    assert response.status_code == 503, response.text
+    assert response.json()["error_code"] == "DB_UNAVAILABLE"
+    assert response.headers["retry-after"]

@@ -114,3 +114,36 @@ async def test_session_round_trips_aware_utc_datetimes(database: Database) -> No
         assert stored is not None
         assert stored.created_at.tzinfo is not None
         assert stored.created_at.utcoffset() is not None
+
+
+async def test_exhausted_pool_answers_503_and_recovers(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the SQLite engine does not pool like this")
+    from sqlalchemy import text
+
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.3
+    )
+    router = APIRouter()
+
+    @router.get("/slow")
+    async def slow(session: DbSession) -> dict[str, bool]:
+        await session.execute(text("SELECT 1"))
+        await asyncio.sleep(1.0)
+        return {"ok": True}
+
+    app = create_app(settings)
+    app.include_router(router)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            holder = asyncio.create_task(client.get("/slow"))
+            await asyncio.sleep(0.2)
+            starved = await client.get("/slow")
+            assert (await holder).status_code == 200
+            after = await client.get("/slow")
+    assert starved.status_code == 503
+    assert starved.json()["error_code"] == "DB_UNAVAILABLE"
+    assert after.status_code == 200

@@ -54,8 +54,7 @@ async def _env(
     settings = make_settings(
         database_url,
         ace_api_url=sandbox.url,
-        sync_time_entries_days=3650,
-        sync_recent_time_entries_days=3650,
+        sync_time_entries_days=800,
         ace_max_retries=1,
         ace_breaker_reset_seconds=0.3,
     )

@@ -132,6 +132,8 @@ async def test_accounts_stay_apart(env: SyncEnv) -> None:
 
 async def test_two_jobs_at_once_one_runs_the_other_conflicts(env: SyncEnv) -> None:
     headers = await env.sign_in("admin")
+    # The first job is still running when the others ask.
+    env.sandbox.faults.set(latency=0.5, latency_fcts=["getprojects"])
     responses = await asyncio.gather(
         *(env.client.post("/sync/jobs", json={}, headers=headers) for _ in range(3))
     )

@@ -1,0 +1,117 @@
+"""`make bench`: run every benchmark (each in its own process) and print one table.
+
+Every row is a figure, the ceiling it is measured against in the same run, their ratio and
+the target. `--quick` shrinks the data sets for a fast smoke run; `--only NAME` runs one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Row = tuple[str, str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Bench:
+    name: str
+    module: str
+    full: tuple[str, ...]
+    quick: tuple[str, ...]
+    rows: Callable[[dict[str, Any]], list[Row]]
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _ace_client(f: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            f"ACE client paging ({f['tasks']:,} tasks, {f['page_size']}/page)",
+            f"{f['client_rows_per_s']:,} rows/s",
+            f"{f['bare_rows_per_s']:,} rows/s bare httpx",
+            _ratio(f["client_to_bare_ratio"]),
+            "(ceiling for sync)",
+        )
+    ]
+
+
+def _sync(f: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            f"Sync tasks phase ({f['tasks']:,} tasks)",
+            f"{f['sync_tasks_phase_tasks_per_s']:,} tasks/s",
+            f"{f['bare_paging_tasks_per_s']:,} tasks/s bare paging",
+            _ratio(f["ratio"]),
+            ">= 0.5",
+        ),
+        (
+            "Sync whole mirror (users..assignees)",
+            f"{f['sync_mirror_tasks_per_s']:,} tasks/s",
+            f"{f['bare_paging_tasks_per_s']:,} tasks/s bare paging",
+            _ratio(f["sync_mirror_tasks_per_s"] / f["bare_paging_tasks_per_s"]),
+            "(information)",
+        ),
+        (
+            "Sync with nothing changed upstream",
+            f"{f['unchanged_sync_seconds']} s",
+            "-",
+            "-",
+            "< 2 s",
+        ),
+    ]
+
+
+BENCHES = [
+    Bench(
+        "ace_client",
+        "bench.ace_client_bench",
+        ("--tasks", "100000"),
+        ("--tasks", "20000"),
+        _ace_client,
+    ),
+    Bench("sync", "bench.sync_bench", ("--tasks", "100000"), ("--tasks", "20000"), _sync),
+]
+
+
+def run(bench: Bench, quick: bool) -> list[Row]:
+    args = bench.quick if quick else bench.full
+    command = [sys.executable, "-m", bench.module, *args, "--json"]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stderr[-3000:])
+        return [(bench.name, "FAILED", f"exit {done.returncode}", "-", "-")]
+    print(f"{bench.name}: done in {elapsed:.0f} s", file=sys.stderr)
+    return bench.rows(json.loads(lines[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data sets")
+    parser.add_argument("--only", choices=[b.name for b in BENCHES], action="append")
+    args = parser.parse_args()
+    rows: list[Row] = []
+    for bench in BENCHES:
+        if args.only and bench.name not in args.only:
+            continue
+        rows.extend(run(bench, args.quick))
+    header: Row = ("figure", "measured", "ceiling (same run)", "ratio", "target")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+    if any(row[1] == "FAILED" for row in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
