@@ -38,7 +38,7 @@ def resolve_client_ip(peer: str | None, forwarded_for: str | None, proxies: list
     return peer or "unknown"
 
 
-def get_client_ip(request: Request) -> str:
+async def get_client_ip(request: Request) -> str:
     peer = request.client.host if request.client else None
     return resolve_client_ip(
         peer, request.headers.get("x-forwarded-for"), request.app.state.settings.trusted_proxies

@@ -1,4 +1,7 @@
-"""Shared clients made by the lifespan (overridable in tests through `app.state`)."""
+"""Shared clients made by the lifespan (overridable in tests through `app.state`).
+
+The providers are `async def` so FastAPI calls them inline, not through its thread pool.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +15,22 @@ from app.config import Settings
 from app.services.rate_limit_service import AuthRateLimiter
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_ace_client(request: Request) -> AceClient:
+async def get_ace_client(request: Request) -> AceClient:
     client: AceClient = request.app.state.ace
     return client
 
 
-def get_guid_cipher(request: Request) -> GuidCipher:
+async def get_guid_cipher(request: Request) -> GuidCipher:
     cipher: GuidCipher = request.app.state.guid_cipher
     return cipher
 
 
-def get_rate_limiter(request: Request) -> AuthRateLimiter:
+async def get_rate_limiter(request: Request) -> AuthRateLimiter:
     limiter: AuthRateLimiter = request.app.state.rate_limiter
     return limiter
 

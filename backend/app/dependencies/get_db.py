@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connection.database import Database
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
@@ -22,7 +22,8 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     Used with `scope="function"` (see `DbSession`), so the commit runs before the response is
     sent: a failed commit becomes an error response, never a 2xx that lied.
     """
-    async with get_database(request).session() as session:
+    database: Database = request.app.state.db
+    async with database.session() as session:
         try:
             yield session
             await session.commit()

@@ -6,7 +6,9 @@ from app.routes import (
     admin_routes,
     auth_routes,
     health_routes,
+    project_routes,
     sync_routes,
+    task_routes,
     user_routes,
 )
 
@@ -27,3 +29,5 @@ api_router.include_router(user_routes.router)
 api_router.include_router(auth_routes.router)
 api_router.include_router(admin_routes.router)
 api_router.include_router(sync_routes.router)
+api_router.include_router(project_routes.router)
+api_router.include_router(task_routes.router)

@@ -147,3 +147,31 @@ async def test_exhausted_pool_answers_503_and_recovers(database_url: str) -> Non
     assert starved.status_code == 503
     assert starved.json()["error_code"] == "DB_UNAVAILABLE"
     assert after.status_code == 200
+
+
+async def test_killed_database_connections_cost_at_most_one_failed_request(
+    client: httpx.AsyncClient, database: Database, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("connections to kill exist on PostgreSQL only")
+    from sqlalchemy import text
+
+    from tests.factories import local_user_signed_in
+
+    session = await local_user_signed_in(client, database, username="survivor")
+    assert (await client.get("/auth/me", headers=session.headers)).status_code == 200
+    async with database.engine.connect() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'acehub' AND pid <> pg_backend_pid() "
+                "AND datname = current_database()"
+            )
+        )
+        await conn.commit()
+    first = await client.get("/auth/me", headers=session.headers)
+    assert first.status_code in (200, 503), first.text
+    if first.status_code == 503:
+        assert first.json()["error_code"] == "DB_UNAVAILABLE"
+    second = await client.get("/auth/me", headers=session.headers)
+    assert second.status_code == 200

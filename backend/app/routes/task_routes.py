@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Response
+
+from app.dependencies.auth_dependencies import CurrentUser
+from app.dependencies.clients import SettingsDep
+from app.dependencies.get_db import DbSession
+from app.dto.response import SuccessResponse
+from app.dto.task import MAX_ID, TaskListQuery, TaskPage
+from app.routes.openapi import error_responses
+from app.services import task_service
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+@lru_cache(maxsize=4)
+def cursor_codec(secret: str) -> task_service.CursorCodec:
+    return task_service.CursorCodec(secret)
+
+
+def json_success(data: Any) -> Response:
+    """The success envelope, serialised by orjson straight from the service's mapping (the
+    hot read path skips a second validation pass; tests check the body against the model)."""
+    body = {"success": True, "message": "OK", "data": data, "error": None}
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+@router.get(
+    "/{user_id}",
+    response_model=SuccessResponse[TaskPage],
+    responses=error_responses(401, 404),
+)
+async def list_user_tasks(
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID, description="acehub user id")],
+    query: Annotated[TaskListQuery, Query()],
+    caller: CurrentUser,
+    session: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    """Tasks assigned to the user, not deleted, in the caller's account. Members may ask only
+    for themselves; managers and admins for anyone in their account (others are 404)."""
+    page = await task_service.list_user_tasks(
+        session,
+        caller=caller,
+        user_id=user_id,
+        query=query,
+        cursors=cursor_codec(settings.secret_key.get_secret_value()),
+    )
+    return json_success(page)

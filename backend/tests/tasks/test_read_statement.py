@@ -1,0 +1,89 @@
+"""`ReadStatement` on PostgreSQL: parameters mapped to the driver's positions, and a lost
+connection reported as `DB_UNAVAILABLE` (no database needed: the driver is a stand-in)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+
+import asyncpg
+import pytest
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.errors import DatabaseUnavailableError
+from app.models import StatusType
+from app.services import task_service
+from app.services.task_service import TaskQueryShape
+
+
+class _Driver:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        self.calls.append((sql, args))
+        if self.error is not None:
+            raise self.error
+        return [(1, "row")]
+
+
+class _Raw:
+    def __init__(self, driver: _Driver) -> None:
+        self.driver_connection = driver
+
+
+class _Connection:
+    def __init__(self, driver: _Driver) -> None:
+        self.dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+        self._raw = _Raw(driver)
+
+    async def get_raw_connection(self) -> _Raw:
+        return self._raw
+
+
+def _connection(driver: _Driver) -> AsyncConnection:
+    return cast(AsyncConnection, _Connection(driver))
+
+
+async def test_list_items_and_constants_reach_their_positions() -> None:
+    driver = _Driver()
+    shape = TaskQueryShape(status_type=True, overdue=False)
+    params: dict[str, Any] = {
+        "account_id": "acme",
+        "user_id": 7,
+        "limit": 51,
+        "offset": 0,
+        "status_type": [StatusType.waiting, StatusType.completed],
+        "today": "2026-11-27",
+    }
+
+    rows = await task_service.page_statement(shape).rows(_connection(driver), params)
+
+    assert rows == [(1, "row")]
+    sql, args = driver.calls[0]
+    assert "$1" in sql
+    assert args.count(7) == 1  # one parameter, used twice in the SQL
+    assert list(args).count("acme") == 1
+    # the filter's list, and the constant of the overdue rule (`status_type = 'completed'`)
+    assert args.count(StatusType.waiting) == 1
+    assert args.count(StatusType.completed) == 2
+    assert 51 in args
+    assert len(args) == len(set(re.findall(r"\$\d+", sql)))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        ConnectionResetError("reset by peer"),
+    ],
+)
+async def test_a_lost_connection_is_db_unavailable(error: Exception) -> None:
+    statement = task_service.ASSIGNEES_STATEMENT
+    with pytest.raises(DatabaseUnavailableError):
+        await statement.rows(
+            _connection(_Driver(error)), {"task_ids": [1, 2], "account_id": "acme"}
+        )
