@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # A running job whose heartbeat is older than this is taken as dead (its worker died).
     sync_stale_seconds: float = Field(default=120.0, gt=0)
 
+    # --- batch save ---------------------------------------------------------------------------
+    # POST /data/save: most items per request (all lists together) and largest body, in bytes.
+    save_max_items: int = Field(default=50_000, ge=1)
+    save_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+
     # --- shared state -----------------------------------------------------------------------
     redis_url: str | None = None
 

@@ -7,6 +7,7 @@ from app.routes import (
     auth_routes,
     health_routes,
     project_routes,
+    save_route,
     sync_routes,
     task_routes,
     user_routes,
@@ -31,3 +32,4 @@ api_router.include_router(admin_routes.router)
 api_router.include_router(sync_routes.router)
 api_router.include_router(project_routes.router)
 api_router.include_router(task_routes.router)
+api_router.include_router(save_route.router)

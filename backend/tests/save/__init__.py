@@ -1,0 +1,1 @@
+"""POST /data/save: the batch save."""
