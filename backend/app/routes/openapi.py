@@ -21,6 +21,9 @@ _DESCRIPTIONS = {
     504: "ACE took too long",
 }
 
+# Statuses of a route that calls ACE with the caller's session.
+ACE_CALL_ERRORS = (401, 403, 502, 503, 504)
+
 # Statuses any route can return: bad input, oversized body, unexpected error, database down.
 COMMON_ERRORS = (413, 422, 500, 503)
 

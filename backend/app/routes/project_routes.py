@@ -5,14 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.dependencies.auth_dependencies import CurrentUser
-from app.dependencies.clients import SettingsDep
+from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
 from app.dependencies.get_db import DbSession
 from app.dto.project_dto import ProjectListQuery, ProjectPage, ProjectRead
 from app.dto.response import SuccessResponse
+from app.dto.sync_dto import FetchResult
 from app.dto.task import MAX_ID
-from app.routes.openapi import error_responses
+from app.routes.openapi import ACE_CALL_ERRORS, error_responses
 from app.routes.task_routes import cursor_codec
-from app.services import project_service
+from app.services import ace_session_service, project_service, sync_service
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -48,3 +49,25 @@ async def get_project(
     """One visible project with its task counts (404 when missing or not visible)."""
     project = await project_service.get_project(session, caller=caller, project_id=project_id)
     return SuccessResponse(data=project)
+
+
+@router.post(
+    "/fetch-projects",
+    response_model=SuccessResponse[FetchResult],
+    responses=error_responses(*ACE_CALL_ERRORS),
+)
+async def fetch_projects(
+    user: CurrentUser, session: DbSession, ace: AceClientDep, cipher: GuidCipherDep
+) -> SuccessResponse[FetchResult]:
+    """Fetch the projects the caller can see in ACE (with the caller's ACE session) and store
+    them; `counts` says how many were inserted, updated and unchanged."""
+    guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
+    counts = await sync_service.fetch_projects(
+        session,
+        ace=ace,
+        creds=sync_service.SyncCredentials(guid=guid, is_admin=False),
+        account_id=user.account_id,
+    )
+    return SuccessResponse(
+        message="Projects fetched", data=FetchResult.model_validate({"counts": counts})
+    )

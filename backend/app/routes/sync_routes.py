@@ -1,4 +1,5 @@
-"""Mirroring ACE: whole-account sync jobs, and the seed's fetch endpoints."""
+"""Mirroring ACE: whole-account sync jobs (the seed's fetch endpoints live with their
+resources, in project_routes and task_routes)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 
-from app.dependencies.auth_dependencies import CurrentUser, ManagerUser
+from app.dependencies.auth_dependencies import ManagerUser
 from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
 from app.dependencies.get_db import DatabaseDep, DbSession
 from app.dto.response import SuccessResponse
-from app.dto.sync_dto import FetchResult, SyncJobList, SyncJobRead, SyncJobRequest
+from app.dto.sync_dto import SyncJobList, SyncJobRead, SyncJobRequest
 from app.models import SyncJob
 from app.routes.openapi import error_responses
 from app.services import ace_session_service, sync_service
 from app.services.job_runner import JobRunner
 
 router = APIRouter(tags=["sync"], responses=error_responses(401))
-_ACE_ERRORS = (401, 403, 502, 503, 504)
 
 
 @router.post(
@@ -95,52 +95,3 @@ async def list_sync_jobs(
     """The account's most recent sync jobs, newest first."""
     jobs = await sync_service.list_jobs(session, account_id=user.account_id, limit=limit)
     return SuccessResponse(data=SyncJobList(items=[SyncJobRead.model_validate(j) for j in jobs]))
-
-
-@router.post(
-    "/projects/fetch-projects",
-    response_model=SuccessResponse[FetchResult],
-    responses=error_responses(*_ACE_ERRORS),
-)
-async def fetch_projects(
-    user: CurrentUser, session: DbSession, ace: AceClientDep, cipher: GuidCipherDep
-) -> SuccessResponse[FetchResult]:
-    """Fetch the projects the caller can see in ACE (with the caller's ACE session) and store
-    them; `counts` says how many were inserted, updated and unchanged."""
-    guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
-    counts = await sync_service.fetch_projects(
-        session,
-        ace=ace,
-        creds=sync_service.SyncCredentials(guid=guid, is_admin=False),
-        account_id=user.account_id,
-    )
-    return SuccessResponse(
-        message="Projects fetched", data=FetchResult.model_validate({"counts": counts})
-    )
-
-
-@router.post(
-    "/tasks/fetch-tasks",
-    response_model=SuccessResponse[FetchResult],
-    responses=error_responses(*_ACE_ERRORS),
-)
-async def fetch_tasks(
-    user: CurrentUser,
-    session: DbSession,
-    settings: SettingsDep,
-    ace: AceClientDep,
-    cipher: GuidCipherDep,
-) -> SuccessResponse[FetchResult]:
-    """Fetch the tasks the caller can see in ACE (changed since the account's last sync, with
-    a safety overlap), their projects and assignees, and store them."""
-    guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
-    counts = await sync_service.fetch_tasks(
-        session,
-        ace=ace,
-        settings=settings,
-        creds=sync_service.SyncCredentials(guid=guid, is_admin=False),
-        account_id=user.account_id,
-    )
-    return SuccessResponse(
-        message="Tasks fetched", data=FetchResult.model_validate({"counts": counts})
-    )

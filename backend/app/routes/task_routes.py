@@ -7,12 +7,13 @@ import orjson
 from fastapi import APIRouter, Path, Query, Response
 
 from app.dependencies.auth_dependencies import CurrentUser
-from app.dependencies.clients import SettingsDep
+from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
 from app.dependencies.get_db import DbSession
 from app.dto.response import SuccessResponse
+from app.dto.sync_dto import FetchResult
 from app.dto.task import MAX_ID, TaskListQuery, TaskPage
-from app.routes.openapi import error_responses
-from app.services import task_service
+from app.routes.openapi import ACE_CALL_ERRORS, error_responses
+from app.services import ace_session_service, sync_service, task_service
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -51,3 +52,30 @@ async def list_user_tasks(
         cursors=cursor_codec(settings.secret_key.get_secret_value()),
     )
     return json_success(page)
+
+
+@router.post(
+    "/fetch-tasks",
+    response_model=SuccessResponse[FetchResult],
+    responses=error_responses(*ACE_CALL_ERRORS),
+)
+async def fetch_tasks(
+    user: CurrentUser,
+    session: DbSession,
+    settings: SettingsDep,
+    ace: AceClientDep,
+    cipher: GuidCipherDep,
+) -> SuccessResponse[FetchResult]:
+    """Fetch the tasks the caller can see in ACE (changed since the account's last sync, with
+    a safety overlap), their projects and assignees, and store them."""
+    guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
+    counts = await sync_service.fetch_tasks(
+        session,
+        ace=ace,
+        settings=settings,
+        creds=sync_service.SyncCredentials(guid=guid, is_admin=False),
+        account_id=user.account_id,
+    )
+    return SuccessResponse(
+        message="Tasks fetched", data=FetchResult.model_validate({"counts": counts})
+    )
