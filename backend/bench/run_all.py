@@ -69,6 +69,53 @@ def _sync(f: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _save(f: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for kind in ("insert", "update"):
+        k = f[kind]
+        rows.append(
+            (
+                f"POST /data/save, {kind}s (10k tasks + assignees a batch)",
+                f"{k['api_rows_per_second']:,} rows/s",
+                f"{k['ceiling_rows_per_second']:,} rows/s COPY + upsert",
+                _ratio(k["ratio"]),
+                ">= 0.5",
+            )
+        )
+    memory = f["memory"]
+    rows.append(
+        (
+            f"POST /data/save, {memory['rows']:,} rows in {memory['batches']} batches",
+            f"peak RSS +{memory['peak_growth_over_bulk_mib']} MiB",
+            f"{memory['peak_before_bulk_mib']} MiB before",
+            "-",
+            "flat",
+        )
+    )
+    return rows
+
+
+def _tasks_read(f: dict[str, Any]) -> list[Row]:
+    api, ceiling, options = f["api"], f["ceiling"], f["options"]
+    label = f"GET /tasks/{{user_id}} ({options['tasks']:,} tasks, {options['connections']} conn.)"
+    return [
+        (
+            label,
+            f"{api['requests_per_second']:,.0f} req/s",
+            f"{ceiling['requests_per_second']:,.0f} req/s asyncpg + orjson",
+            _ratio(f["ratio"]),
+            ">= 0.7",
+        ),
+        (
+            "GET /tasks/{user_id} p99 latency",
+            f"{api['p99_ms']} ms",
+            f"{ceiling['p99_ms']} ms",
+            "-",
+            "< 25 ms",
+        ),
+    ]
+
+
 BENCHES = [
     Bench(
         "ace_client",
@@ -78,6 +125,14 @@ BENCHES = [
         _ace_client,
     ),
     Bench("sync", "bench.sync_bench", ("--tasks", "100000"), ("--tasks", "20000"), _sync),
+    Bench("save", "bench.save_bench", (), ("--rounds", "2", "--rows", "100000"), _save),
+    Bench(
+        "tasks_read",
+        "bench.tasks_read_bench",
+        ("--reuse",),
+        ("--reuse", "--tasks", "100000", "--users", "1000", "--duration", "5"),
+        _tasks_read,
+    ),
 ]
 
 

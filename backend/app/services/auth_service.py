@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from app.dto.response import ErrorCode
 from app.dto.user_dto import LoginData
 from app.errors import AppError, AuthenticationError
 from app.models import AuthSource, RefreshToken, User
+from app.models.base import utcnow
 from app.services.rate_limit_service import AuthRateLimiter
 
 # Sign-in failures that count against the rate limits (not outages, not our own refusals).
@@ -31,10 +32,6 @@ _COUNTED_FAILURES = frozenset(
 )
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def guarded_sign_in(
@@ -100,7 +97,7 @@ async def _store_pair(
             jti_hash=token_digest(refresh.jti),
             user_id=user.id,
             family_id=family_id,
-            issued_at=_now(),
+            issued_at=utcnow(),
             expires_at=refresh.expires_at,
         )
     )
@@ -135,7 +132,7 @@ async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: s
                 extra={"event": "refresh_token_reuse", "user_id": stored.user_id},
             )
         raise AuthenticationError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
-    if stored.expires_at <= _now():
+    if stored.expires_at <= utcnow():
         raise AuthenticationError("The refresh token has expired", code=ErrorCode.TOKEN_EXPIRED)
 
     user = await session.get(User, stored.user_id)
@@ -151,7 +148,7 @@ async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: s
     claimed = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.id == stored.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now(), replaced_by=token_digest(successor.jti))
+        .values(revoked_at=utcnow(), replaced_by=token_digest(successor.jti))
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise AuthenticationError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
@@ -162,7 +159,7 @@ async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: s
 
 async def _lost_a_race(session: AsyncSession, stored: RefreshToken, settings: Settings) -> bool:
     grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
-    if stored.revoked_at is None or _now() - stored.revoked_at > grace:
+    if stored.revoked_at is None or utcnow() - stored.revoked_at > grace:
         return False
     successor = await session.scalar(
         select(RefreshToken).where(RefreshToken.jti_hash == stored.replaced_by)
@@ -174,7 +171,7 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
     result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
+        .values(revoked_at=utcnow())
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -192,7 +189,7 @@ async def logout(session: AsyncSession, *, user: User, session_id: str) -> int:
             RefreshToken.user_id == user.id,
             RefreshToken.revoked_at.is_(None),
         )
-        .values(revoked_at=_now())
+        .values(revoked_at=utcnow())
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -201,7 +198,7 @@ async def revoke_user_sessions(session: AsyncSession, *, user_id: int) -> int:
     result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
+        .values(revoked_at=utcnow())
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -223,6 +220,6 @@ async def authenticate_local(
         )
     if not user.is_active or user.is_disabled:
         raise AppError("This account is not active", code=ErrorCode.ACCOUNT_INACTIVE)
-    user.last_login_at = _now()
+    user.last_login_at = utcnow()
     await session.flush()
     return user

@@ -19,7 +19,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,7 @@ from app.connection.database import Database
 from app.dto.response import ErrorCode
 from app.errors import AppError, ConflictError, NotFoundError
 from app.models import Project, SyncJob, SyncState, Task, User
+from app.models.base import utcnow
 from app.services import mirror_service
 from app.services.bulk_upsert import UpsertCounts
 
@@ -52,10 +53,6 @@ ACE_CONCURRENCY = 2
 # Runs `work` in a unit of work: a new transaction per call (jobs), or the request's session.
 Writer = Callable[[Callable[[AsyncSession], Awaitable[T]]], Awaitable[T]]
 Progress = Callable[[str, dict[str, dict[str, int]]], Awaitable[None]]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +146,12 @@ async def fail_stale_jobs(
     if job is None:
         return
     beat = job.heartbeat_at or job.created_at
-    if _now() - beat < timedelta(seconds=settings.sync_stale_seconds):
+    if utcnow() - beat < timedelta(seconds=settings.sync_stale_seconds):
         return
     if await locks.is_locked(database, locks.sync_lock_name(account_id)):
         return
     job.state = SyncState.failed
-    job.finished_at = _now()
+    job.finished_at = utcnow()
     job.errors = [
         *job.errors,
         {"phase": job.phase, "code": "WORKER_LOST", "message": "The sync stopped responding"},
@@ -183,7 +180,7 @@ async def resolve_kind(
         .order_by(SyncJob.finished_at.desc())
         .limit(1)
     )
-    due = last_full is None or _now() - last_full > timedelta(
+    due = last_full is None or utcnow() - last_full > timedelta(
         hours=settings.sync_full_interval_hours
     )
     return "full" if due else "incremental"
@@ -234,7 +231,7 @@ async def run_job(
                 tally,
                 error={"phase": None, "code": "CONFLICT", "message": "Another sync holds the lock"},
             )
-        started = _now()
+        started = utcnow()
         await _update(
             database, job_id, state=SyncState.running, started_at=started, heartbeat_at=started
         )
@@ -253,7 +250,7 @@ async def run_job(
 
             async def beat(current: str) -> None:
                 await _update(
-                    database, job_id, phase=current, heartbeat_at=_now(), counts=tally.as_dict()
+                    database, job_id, phase=current, heartbeat_at=utcnow(), counts=tally.as_dict()
                 )
                 if progress is not None:
                     await progress(current, tally.as_dict())
@@ -328,8 +325,8 @@ async def _finish(
         database,
         job_id,
         state=SyncState.failed if error else SyncState.succeeded,
-        finished_at=_now(),
-        heartbeat_at=_now(),
+        finished_at=utcnow(),
+        heartbeat_at=utcnow(),
         counts=tally.as_dict(),
         errors=errors,
         watermark=watermark,
@@ -369,7 +366,7 @@ class AccountSync:
                 {"phase": "users", "code": "SKIPPED", "message": "ACE refused to list users"}
             )
             return
-        now = _now()
+        now = utcnow()
 
         async def work(session: AsyncSession) -> None:
             counts = self.tally.of("users")
@@ -389,7 +386,7 @@ class AccountSync:
 
     async def sync_projects(self) -> None:
         projects = await self.ace.get_projects(self.creds.guid)
-        now = _now()
+        now = utcnow()
 
         async def work(session: AsyncSession) -> None:
             counts = self.tally.of("projects")
@@ -439,7 +436,7 @@ class AccountSync:
         finally:
             fetcher.cancel()
         if self._tombstones:
-            now = _now()
+            now = utcnow()
             deleted = await self.write(
                 lambda s: mirror_service.tombstone(
                     s, model=Task, account_id=self.account_id, seen_ace_ids=seen, now=now
@@ -449,7 +446,7 @@ class AccountSync:
 
     async def _write_tasks(self, page: list[AceTask], project_ids: dict[int, int]) -> set[int]:
         """Upsert one page; returns the ACE ids of the tasks inserted or updated."""
-        now = _now()
+        now = utcnow()
 
         async def work(session: AsyncSession) -> set[int]:
             counts, skipped = await mirror_service.mirror_tasks(
@@ -490,7 +487,7 @@ class AccountSync:
     async def _write_assignees(
         self, session: AsyncSession, *, batch: list[int], fetched: list[list[AceAssignee]]
     ) -> None:
-        now = _now()
+        now = utcnow()
         everyone = [row for rows in fetched for row in rows]
         users = await mirror_service.ensure_users(
             session, account_id=self.account_id, assignees=everyone, now=now
@@ -521,7 +518,7 @@ class AccountSync:
         )
         counts = self.tally.of("time_entries")
         async for window in windows:
-            now = _now()
+            now = utcnow()
 
             async def work(
                 session: AsyncSession, window: list[AceTimeEntry] = window, now: datetime = now
@@ -629,7 +626,7 @@ def _request_sync(
     account_id: str,
     since: date | None,
 ) -> AccountSync:
-    today = _now().date()
+    today = utcnow().date()
     plan = SyncPlan(kind="incremental", modified_since=since, time_from=today, time_to=today)
     # Never tombstones: a request's view of ACE is the caller's, not the whole account.
     viewer = SyncCredentials(guid=creds.guid, is_admin=False)

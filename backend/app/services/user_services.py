@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,13 +14,10 @@ from app.connection.dialect import upsert_insert
 from app.dto.response import ErrorCode
 from app.errors import AppError, ConflictError, NotFoundError
 from app.models import AceSession, AuthSource, RoleEnum, User
+from app.models.base import utcnow
 from app.services import auth_service
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def sign_in_with_ace(
@@ -48,7 +44,7 @@ async def sign_in_with_ace(
 async def upsert_ace_user(session: AsyncSession, identity: AceIdentity) -> User:
     """Insert or update the user keyed by (account, ACE user id), in one statement, so any
     number of concurrent first logins leave exactly one row. A role set in acehub is kept."""
-    now = _now()
+    now = utcnow()
     role = RoleEnum.admin if identity.is_admin else RoleEnum.member
     insert = upsert_insert(session, User)
     statement = insert.values(
@@ -89,7 +85,7 @@ async def upsert_ace_user(session: AsyncSession, identity: AceIdentity) -> User:
 async def store_ace_session(
     session: AsyncSession, *, cipher: GuidCipher, user_id: int, guid: str
 ) -> None:
-    now = _now()
+    now = utcnow()
     insert = upsert_insert(session, AceSession)
     statement = insert.values(
         user_id=user_id,
