@@ -100,23 +100,34 @@ async def _postgres_upsert(
     dialect = session.get_bind().dialect
     quote = dialect.identifier_preparer.quote
     columns = list(rows[0])
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in columns
+    values = {name: [row[name] for row in rows] for name in columns}
+    # A column with one value for every row (the account, the sync time) goes as a scalar.
+    same = {n for n in columns if len(rows) > 1 and values[n].count(values[n][0]) == len(rows)}
+    if len(same) == len(columns):  # identical rows: nothing to spread, send them as arrays
+        same = set()
+    spread = [n for n in columns if n not in same]
+
+    def sql_type(name: str) -> str:
+        return str(table.c[name].type.compile(dialect=dialect))
+
+    arrays = ", ".join(f"CAST(:{n} AS {sql_type(n)}[])" for n in spread)
+    selected = ", ".join(
+        f"CAST(:{n} AS {sql_type(n)})" if n in same else f"u.{quote(n)}" for n in columns
     )
     updates = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in (*compare, *touch))
     changed = " OR ".join(
         f"{quote(table.name)}.{quote(n)} IS DISTINCT FROM EXCLUDED.{quote(n)}" for n in compare
     )
-    # Identifiers come from our own table metadata (quoted); every value is a bound array.
+    # Identifiers come from our own table metadata (quoted); every value is a bound parameter.
     statement = text(
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in columns)}) "  # noqa: S608
-        f"SELECT * FROM unnest({arrays}) "
+        f"SELECT {selected} FROM unnest({arrays}) AS u({', '.join(quote(n) for n in spread)}) "
         f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates} "
         f"WHERE {changed} "
         # xmax is 0 for a freshly inserted row version (a PostgreSQL system column).
         f"RETURNING (xmax = 0), {', '.join(quote(k) for k in keys)}"
     )
-    params = {name: [row[name] for row in rows] for name in columns}
+    params = {n: (values[n][0] if n in same else values[n]) for n in columns}
     returned = (await session.execute(statement, params)).all()
     inserted = sum(1 for row in returned if row[0])
     return UpsertCounts(

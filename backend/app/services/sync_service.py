@@ -31,7 +31,7 @@ from app.ace.client import AceClient
 from app.ace.dto import AceAssignee, AceTask, AceTimeEntry
 from app.ace.errors import AceRequestRefusedError
 from app.config import Settings
-from app.connection import locks
+from app.connection import dialect, locks
 from app.connection.database import Database
 from app.dto.response import ErrorCode
 from app.errors import AppError, ConflictError, NotFoundError
@@ -47,6 +47,7 @@ SyncKind = Literal["full", "incremental"]
 RequestedKind = Literal["auto", "full", "incremental"]
 PHASES = ("users", "projects", "tasks", "assignees", "time_entries")
 ASSIGNEE_PROJECTS_PER_COMMIT = 50
+TASKS_PER_WRITE = 2000
 # Concurrent ACE calls of one sync (ace-api.md §7: one at a time per account, at most two).
 ACE_CONCURRENCY = 2
 
@@ -246,6 +247,7 @@ async def run_job(
 
             async def write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
                 async with database.session() as session, session.begin():
+                    await dialect.relax_commit_durability(session)
                     return await work(session)
 
             async def beat(current: str) -> None:
@@ -410,7 +412,7 @@ class AccountSync:
         project_ids: dict[int, int] = await self.write(
             lambda s: mirror_service.project_ids_by_ace_id(s, account_id=self.account_id)
         )
-        pages: asyncio.Queue[list[AceTask] | None] = asyncio.Queue(maxsize=2)
+        pages: asyncio.Queue[list[AceTask] | None] = asyncio.Queue(maxsize=4)
 
         async def fetch() -> None:
             try:
@@ -423,7 +425,7 @@ class AccountSync:
 
         fetcher = asyncio.create_task(fetch())
         try:
-            while (page := await pages.get()) is not None:
+            while (page := await _drain(pages, TASKS_PER_WRITE)) is not None:
                 written = await self._write_tasks(page, project_ids)
                 seen.update(t.task_id for t in page)
                 # Assignees are refreshed where tasks changed: ACE bumps a task's modified
@@ -560,6 +562,21 @@ class AccountSync:
         tasks = await mirror_service.task_ids_by_ace_id(session, account_id=self.account_id)
         users = await mirror_service.user_ids(session, account_id=self.account_id)
         return tasks, users
+
+
+async def _drain(pages: asyncio.Queue[list[AceTask] | None], most: int) -> list[AceTask] | None:
+    """The next page joined with the pages already waiting (up to `most` tasks), so writes
+    catch up in fewer, larger statements; None once the fetcher is done."""
+    batch = await pages.get()
+    if batch is None:
+        return None
+    while len(batch) < most and not pages.empty():
+        more = pages.get_nowait()
+        if more is None:
+            pages.put_nowait(None)  # let the next call see the end
+            break
+        batch = batch + more
+    return batch
 
 
 async def _live_ace_project_ids(session: AsyncSession, account_id: str) -> list[int]:
