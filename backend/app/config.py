@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     refresh_limit_per_ip: str = "60/minute"
 
     # --- ACE mirror / sync ------------------------------------------------------------------
+    # Every N minutes each worker starts an `auto` sync of every account that has a signed-in
+    # ACE admin or manager (0 switches the schedule off).
+    sync_interval_minutes: float = Field(default=60.0, ge=0)
     # An incremental sync re-reads tasks modified since the last watermark minus this overlap.
     sync_overlap_days: int = Field(default=1, ge=0, le=30)
     # A full pass (which also mirrors deletions as tombstones) runs when the last one is older.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from app.logging_config import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.request_context import REQUEST_ID_HEADER
 from app.routes import api_router
-from app.services import rate_limit_service
+from app.services import rate_limit_service, sync_scheduler
 from app.services.job_runner import JobRunner
 from app.services.rate_limit_service import AuthRateLimiter
 
@@ -51,6 +52,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rate_limiter = AuthRateLimiter(
             settings, rate_limit_service.create_storage(settings.redis_url)
         )
+        scheduler = None
+        if settings.sync_interval_minutes > 0:
+            scheduler = asyncio.create_task(
+                sync_scheduler.run_periodically(
+                    database=app.state.db,
+                    ace=app.state.ace,
+                    cipher=app.state.guid_cipher,
+                    settings=settings,
+                    runner=app.state.jobs,
+                ),
+                name="sync-scheduler",
+            )
         log.info(
             "acehub started",
             extra={"database": redacted(settings.database_url), "env": settings.app_env.value},
@@ -58,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
             await app.state.jobs.shutdown()
             await app.state.ace_http.aclose()
             if app.state.redis is not None:

@@ -57,6 +57,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "ace_retry_base_seconds": 0.01,
         "log_format": "text",
         "redis_url": None,
+        "sync_interval_minutes": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
