@@ -1,0 +1,102 @@
+"""The `acehub` command line: migrate, create-admin and sync (with a real sandbox)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from ace_sandbox.testing import SandboxServer
+from app.cli import cli
+from app.config import get_settings
+from app.connection.database import Database
+from app.models import AuthSource, RoleEnum, SyncJob, SyncState, Task, User
+from tests.conftest import TEST_SECRET
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_server: SandboxServer
+) -> Iterator[str]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("ACE_API_URL", sandbox_server.url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SYNC_TIME_ENTRIES_DAYS", "800")
+    get_settings.cache_clear()
+    result = runner.invoke(cli, ["migrate"])
+    assert result.exit_code == 0, result.output
+    yield url
+    get_settings.cache_clear()
+
+
+def _query(url: str, statement: object) -> list[object]:
+    async def run() -> list[object]:
+        database = Database(get_settings())
+        try:
+            async with database.session() as session:
+                return list(await session.scalars(statement))  # type: ignore[call-overload]
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def test_create_admin_makes_a_local_admin_once(cli_env: str) -> None:
+    args = ["create-admin", "--account-id", "demo", "--username", "root"]
+    env = {"ACEHUB_ADMIN_PASSWORD": "a long enough password"}
+    created = runner.invoke(cli, args, env=env)
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(cli, args, env=env)
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    users = _query(cli_env, select(User))
+    assert len(users) == 1
+    user = users[0]
+    assert isinstance(user, User)
+    assert (user.role, user.auth_source) == (RoleEnum.admin, AuthSource.local)
+    assert user.password_hash is not None
+    assert "a long enough password" not in user.password_hash
+
+
+def test_create_admin_refuses_a_short_password(cli_env: str) -> None:
+    result = runner.invoke(
+        cli,
+        ["create-admin", "--account-id", "demo", "--username", "root"],
+        env={"ACEHUB_ADMIN_PASSWORD": "short"},
+    )
+    assert result.exit_code == 2
+    assert _query(cli_env, select(User)) == []
+
+
+def test_sync_mirrors_an_account_and_reports_counts(cli_env: str) -> None:
+    result = runner.invoke(
+        cli,
+        ["sync", "--account-id", "demo", "--username", "admin"],
+        env={"ACE_PASSWORD": "demo-password"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "succeeded (full)" in result.output
+    assert "tasks" in result.output
+    jobs = _query(cli_env, select(SyncJob.state))
+    assert jobs == [SyncState.succeeded]
+    assert len(_query(cli_env, select(Task.id))) == 24
+
+
+def test_sync_with_a_wrong_password_fails_cleanly(cli_env: str) -> None:
+    result = runner.invoke(
+        cli,
+        ["sync", "--account-id", "demo", "--username", "admin"],
+        env={"ACE_PASSWORD": "wrong"},
+    )
+    assert result.exit_code == 1
+    assert "INVALID_CREDENTIALS" in result.output
+    assert "wrong" not in result.output.replace("INVALID_CREDENTIALS", "")
+    assert _query(cli_env, select(SyncJob.id)) == []
