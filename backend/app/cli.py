@@ -12,6 +12,7 @@ from app.config import Settings, get_settings
 from app.connection import migrations
 from app.connection.database import Database
 from app.connection.urls import redacted
+from app.dto.base import canonical_account_id
 from app.errors import AppError, ConflictError
 from app.logging_config import configure_logging
 from app.models import SyncJob, SyncState
@@ -62,7 +63,12 @@ def migrate(
 
 @cli.command("create-admin")
 def create_admin(
-    account_id: Annotated[str, typer.Option("--account-id", help="Account the admin belongs to")],
+    account_id: Annotated[
+        str,
+        typer.Option(
+            "--account-id", help="Account the admin belongs to", callback=canonical_account_id
+        ),
+    ],
     username: Annotated[str, typer.Option(help="Username of the new admin")],
     password: Annotated[
         str,
@@ -149,7 +155,9 @@ def sandbox(
 
 @cli.command()
 def sync(
-    account_id: Annotated[str, typer.Option("--account-id", help="The ACE account")],
+    account_id: Annotated[
+        str, typer.Option("--account-id", help="The ACE account", callback=canonical_account_id)
+    ],
     username: Annotated[str, typer.Option(help="ACE username (an administrator sees it all)")],
     password: Annotated[
         str,

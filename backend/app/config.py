@@ -148,13 +148,15 @@ class Settings(BaseSettings):
 
     def _checked_secret(self) -> str:
         key = self.secret_key.get_secret_value()
-        weak = key.strip().lower() in PLACEHOLDER_SECRETS or len(key.encode()) < MIN_SECRET_BYTES
+        # RFC 7518 §3.2: an HMAC key at least as long as the hash (HS384: 48, HS512: 64 bytes).
+        needed = max(MIN_SECRET_BYTES, int(self.algorithm[2:]) // 8)
+        weak = key.strip().lower() in PLACEHOLDER_SECRETS or len(key.encode()) < needed
         if not weak:
             return key
         if self.app_env is AppEnv.production:
             raise SettingsError(
                 "SECRET_KEY is missing, a placeholder or shorter than "
-                f"{MIN_SECRET_BYTES} bytes; set a random value, e.g. "
+                f"{needed} bytes (for {self.algorithm}); set a random value, e.g. "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return self._development_secret()

@@ -117,6 +117,8 @@ def is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.TimeoutError | ConnectionError | TimeoutError):
         return True
     if isinstance(exc, sa_exc.DBAPIError):
+        if isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc.orig):
+            return True  # SQLite's busy timeout ran out: retryable, not a bug
         return bool(exc.connection_invalidated) or isinstance(
             exc.orig, ConnectionError | OSError | TimeoutError
         )

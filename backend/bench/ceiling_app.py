@@ -1,10 +1,10 @@
 """The ceiling of `GET /tasks/{user_id}`: a bare ASGI app that runs the same SQL through an
 asyncpg pool and answers orjson bytes, with no framework, ORM, validation or JWT in between.
 
-"The same SQL" is taken from the real path itself: the statements `task_service` builds (the
-caller lookup by guid that the bearer check runs, the page, the page's assignees) are compiled
-for asyncpg once at import, and each request only swaps the user and task ids into their
-parameters. Served by the same server command and worker count as the API:
+"The same SQL" is taken from the real path itself: the statements the read path builds (the
+caller lookup by guid that the read routes' bearer check runs, the page, the page's assignees)
+are compiled for asyncpg once at import, and each request only swaps the user and task ids
+into their parameters. Served by the same server command and worker count as the API:
 
     BENCH_DATABASE_URL=postgresql://... BENCH_ACCOUNT=bench BENCH_CALLER_GUID=<uuid> \\
         uvicorn bench.ceiling_app:app --workers 2 --loop uvloop --http httptools
@@ -20,11 +20,11 @@ from urllib.parse import parse_qs
 
 import asyncpg
 import orjson
-from sqlalchemy import ClauseElement, select
+from sqlalchemy import ClauseElement
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from app.models import User
+from app.dependencies.auth_dependencies import CALLER_STATEMENT
 from app.services import task_service
 
 Scope = MutableMapping[str, Any]
@@ -68,7 +68,7 @@ class CompiledSql:
         ]
 
 
-_USER = CompiledSql(select(User).where(User.guid == CALLER_GUID))
+_USER = CompiledSql(CALLER_STATEMENT.statement, {"guid": CALLER_GUID})
 _PAGE = CompiledSql(
     task_service.page_statement(task_service.TaskQueryShape()).statement,
     {"user_id": 0, "account_id": ACCOUNT, "limit": 0, "offset": 0},

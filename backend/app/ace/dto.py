@@ -108,8 +108,11 @@ def _to_bool(value: object) -> object:
 
 
 def _to_str(value: object) -> object:
-    if type(value) is str or value is None:
+    if value is None:
         return value
+    if type(value) is str:
+        # Upstream text is untrusted: NUL cannot be stored in PostgreSQL text.
+        return value.replace("\x00", "") if "\x00" in value else value
     if type(value) is int or type(value) is bool:
         return str(value)
     if type(value) is float:
@@ -120,6 +123,8 @@ def _to_str(value: object) -> object:
 def _to_optional_str(value: object) -> object:
     """Like `_to_str`, but an empty or blank string means "no value"."""
     if type(value) is str:
+        value = _to_str(value)
+        assert isinstance(value, str)
         return value if value and not value.isspace() else None
     return _to_str(value)
 

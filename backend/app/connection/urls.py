@@ -33,7 +33,26 @@ def to_async_url(raw: str) -> str:
             f"DATABASE_URL scheme {scheme or '(none)'!r} is not supported; "
             "use postgresql://, postgresql+psycopg2://, postgresql+asyncpg:// or sqlite:///"
         )
-    return driver + raw[len(scheme) :]
+    url = driver + raw[len(scheme) :]
+    if driver == "postgresql+asyncpg" and "?" in url:
+        url = _asyncpg_query(url)
+    return url
+
+
+# libpq options asyncpg names otherwise (`sslmode` is its `ssl`); timeouts come from settings.
+_LIBPQ_RENAMED = {"sslmode": "ssl"}
+_LIBPQ_DROPPED = frozenset({"connect_timeout"})
+
+
+def _asyncpg_query(url: str) -> str:
+    """Translate libpq query options of the seed's psycopg2 URLs for asyncpg."""
+    parsed = make_url(url)
+    query: dict[str, str | tuple[str, ...]] = {}
+    for name, value in parsed.query.items():
+        if name in _LIBPQ_DROPPED:
+            continue
+        query[_LIBPQ_RENAMED.get(name, name)] = value
+    return parsed.set(query=query).render_as_string(hide_password=False)
 
 
 def parse(raw: str) -> URL:

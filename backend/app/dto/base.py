@@ -17,6 +17,14 @@ def _no_nul(value: str) -> str:
 SafeStr = Annotated[str, AfterValidator(_no_nul)]
 
 
+def canonical_account_id(value: str) -> str:
+    """ACE account ids (sub-domains) are case-insensitive: `Demo ` and `demo` are one account."""
+    canonical = value.strip().lower()
+    if not canonical:
+        raise ValueError("must not be blank")
+    return canonical
+
+
 class InputModel(BaseModel):
     """Request bodies: unknown fields are refused, so nothing server-owned can be set."""
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from app.dto.base import InputModel, OutputModel, SafeStr
+from app.dto.base import InputModel, OutputModel, SafeStr, canonical_account_id
 from app.models.enums import AuthSource, RoleEnum
 
 
 class UserRequest(InputModel):
     """Credentials of an ACE user (`POST /user/login`) or a local account (`POST /auth/login`)."""
 
-    account_id: SafeStr = Field(min_length=1, max_length=50, examples=["demo"])
+    account_id: Annotated[SafeStr, AfterValidator(canonical_account_id)] = Field(
+        min_length=1, max_length=50, examples=["demo"]
+    )
     username: SafeStr = Field(min_length=1, max_length=100, examples=["alice"])
     password: SafeStr = Field(min_length=1, max_length=128, examples=["demo-password"])
 

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.dependencies.auth_dependencies import CurrentUser
+from app.dependencies.auth_dependencies import CurrentUser, ReadCaller
 from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
-from app.dependencies.get_db import DbSession
+from app.dependencies.get_db import DatabaseDep, DbSession, ReadDbSession
 from app.dto.project_dto import ProjectListQuery, ProjectPage, ProjectRead
 from app.dto.response import SuccessResponse
 from app.dto.sync_dto import FetchResult
@@ -21,8 +21,8 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 @router.get("", response_model=SuccessResponse[ProjectPage], responses=error_responses(401))
 async def list_projects(
     query: Annotated[ProjectListQuery, Query()],
-    caller: CurrentUser,
-    session: DbSession,
+    caller: ReadCaller,
+    session: ReadDbSession,
     settings: SettingsDep,
 ) -> SuccessResponse[ProjectPage]:
     """Not-deleted projects of the caller's account with task counts by status type; a member
@@ -43,8 +43,8 @@ async def list_projects(
 )
 async def get_project(
     project_id: Annotated[int, Path(ge=1, le=MAX_ID, description="acehub project id")],
-    caller: CurrentUser,
-    session: DbSession,
+    caller: ReadCaller,
+    session: ReadDbSession,
 ) -> SuccessResponse[ProjectRead]:
     """One visible project with its task counts (404 when missing or not visible)."""
     project = await project_service.get_project(session, caller=caller, project_id=project_id)
@@ -57,13 +57,20 @@ async def get_project(
     responses=error_responses(*ACE_CALL_ERRORS),
 )
 async def fetch_projects(
-    user: CurrentUser, session: DbSession, ace: AceClientDep, cipher: GuidCipherDep
+    user: CurrentUser,
+    session: DbSession,
+    database: DatabaseDep,
+    ace: AceClientDep,
+    cipher: GuidCipherDep,
 ) -> SuccessResponse[FetchResult]:
     """Fetch the projects the caller can see in ACE (with the caller's ACE session) and store
     them; `counts` says how many were inserted, updated and unchanged."""
     guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
+    # No transaction stays open while ACE answers (on SQLite it would hold the write lock):
+    # the fetched rows are written in short transactions of their own.
+    await session.commit()
     counts = await sync_service.fetch_projects(
-        session,
+        database=database,
         ace=ace,
         creds=sync_service.SyncCredentials(guid=guid, is_admin=False),
         account_id=user.account_id,

@@ -4,11 +4,12 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.dependencies.auth_dependencies import CurrentUser
+from app.config import Settings
+from app.dependencies.auth_dependencies import CurrentUser, ReadCaller
 from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
-from app.dependencies.get_db import DbSession
+from app.dependencies.get_db import DatabaseDep, DbSession, ReadConnection
 from app.dto.response import SuccessResponse
 from app.dto.sync_dto import FetchResult
 from app.dto.task import MAX_ID, TaskListQuery, TaskPage
@@ -38,14 +39,15 @@ def json_success(data: Any) -> Response:
 async def list_user_tasks(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID, description="acehub user id")],
     query: Annotated[TaskListQuery, Query()],
-    caller: CurrentUser,
-    session: DbSession,
-    settings: SettingsDep,
+    caller: ReadCaller,
+    connection: ReadConnection,
+    request: Request,
 ) -> Response:
     """Tasks assigned to the user, not deleted, in the caller's account. Members may ask only
     for themselves; managers and admins for anyone in their account (others are 404)."""
+    settings: Settings = request.app.state.settings
     page = await task_service.list_user_tasks(
-        session,
+        connection,
         caller=caller,
         user_id=user_id,
         query=query,
@@ -62,6 +64,7 @@ async def list_user_tasks(
 async def fetch_tasks(
     user: CurrentUser,
     session: DbSession,
+    database: DatabaseDep,
     settings: SettingsDep,
     ace: AceClientDep,
     cipher: GuidCipherDep,
@@ -69,8 +72,11 @@ async def fetch_tasks(
     """Fetch the tasks the caller can see in ACE (changed since the account's last sync, with
     a safety overlap), their projects and assignees, and store them."""
     guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
+    # No transaction stays open while ACE answers (on SQLite it would hold the write lock):
+    # the fetched rows are written in short transactions of their own.
+    await session.commit()
     counts = await sync_service.fetch_tasks(
-        session,
+        database=database,
         ace=ace,
         settings=settings,
         creds=sync_service.SyncCredentials(guid=guid, is_admin=False),

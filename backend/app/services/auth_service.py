@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import jwt_handler
@@ -22,7 +22,7 @@ from app.dto.auth_dto import TokenPair
 from app.dto.response import ErrorCode
 from app.dto.user_dto import LoginData
 from app.errors import AppError, AuthenticationError
-from app.models import AuthSource, RefreshToken, User
+from app.models import AceSession, AuthSource, RefreshToken, User
 from app.models.base import utcnow
 from app.services.rate_limit_service import AuthRateLimiter
 
@@ -44,16 +44,18 @@ async def guarded_sign_in(
 ) -> User:
     """Run `sign_in` unless the failure budget is spent (then 429 without calling it), and
     count its refusals against the budget."""
-    await limiter.check_login(account_id=account_id, username=username, client_ip=client_ip)
-    try:
-        return await sign_in()
-    except AppError as error:
-        if error.code in _COUNTED_FAILURES:
-            await limiter.record_login_failure(
-                account_id=account_id, username=username, client_ip=client_ip
-            )
-            log.info("sign-in refused", extra={"error_code": error.code, "client_ip": client_ip})
-        raise
+    async with limiter.login_attempt(account_id=account_id, username=username, client_ip=client_ip):
+        try:
+            return await sign_in()
+        except AppError as error:
+            if error.code in _COUNTED_FAILURES:
+                await limiter.record_login_failure(
+                    account_id=account_id, username=username, client_ip=client_ip
+                )
+                log.info(
+                    "sign-in refused", extra={"error_code": error.code, "client_ip": client_ip}
+                )
+            raise
 
 
 def login_data(user: User, tokens: TokenPair) -> LoginData:
@@ -177,7 +179,8 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
 
 
 async def logout(session: AsyncSession, *, user: User, session_id: str) -> int:
-    """Revoke the login session the access token belongs to."""
+    """Revoke the login session the access token belongs to. When it was the user's last live
+    session, the stored ACE session goes too (no sync runs on a signed-out user's behalf)."""
     try:
         family_id = uuid.UUID(session_id)
     except ValueError as exc:
@@ -191,6 +194,17 @@ async def logout(session: AsyncSession, *, user: User, session_id: str) -> int:
         )
         .values(revoked_at=utcnow())
     )
+    live = await session.scalar(
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.user_id == user.id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > utcnow(),
+        )
+        .limit(1)
+    )
+    if live is None:
+        await session.execute(delete(AceSession).where(AceSession.user_id == user.id))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dto.project_dto import ProjectListQuery, ProjectPage, ProjectRead, TaskCounts
 from app.errors import NotFoundError
-from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee, User
+from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee
 from app.services.task_service import (
+    Caller,
     CursorCodec,
     ValueKind,
     after_key,
@@ -35,7 +36,7 @@ PROJECT_SORTS: dict[str, tuple[str, ValueKind]] = {
 _PROJECT_TABLE = Project.__table__.c
 
 
-def _visible_projects(caller: User) -> Select[Project]:
+def _visible_projects(caller: Caller) -> Select[Project]:
     statement = select(Project).where(
         Project.account_id == caller.account_id, Project.deleted_at.is_(None)
     )
@@ -62,7 +63,7 @@ def _conditions(query: ProjectListQuery) -> list[ColumnElement[bool]]:
 
 
 async def list_projects(
-    session: AsyncSession, *, caller: User, query: ProjectListQuery, cursors: CursorCodec
+    session: AsyncSession, *, caller: Caller, query: ProjectListQuery, cursors: CursorCodec
 ) -> ProjectPage:
     if query.cursor is not None and query.offset:
         raise param_error("give either offset or cursor, not both", field="offset")
@@ -101,7 +102,7 @@ async def list_projects(
     )
 
 
-async def get_project(session: AsyncSession, *, caller: User, project_id: int) -> ProjectRead:
+async def get_project(session: AsyncSession, *, caller: Caller, project_id: int) -> ProjectRead:
     project = await session.scalar(_visible_projects(caller).where(Project.id == project_id))
     if project is None:
         raise NotFoundError("No such project in this account")

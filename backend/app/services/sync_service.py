@@ -231,11 +231,20 @@ async def run_job(
                 job_id,
                 tally,
                 error={"phase": None, "code": "CONFLICT", "message": "Another sync holds the lock"},
+                from_state=SyncState.queued,
             )
         started = utcnow()
-        await _update(
-            database, job_id, state=SyncState.running, started_at=started, heartbeat_at=started
+        claimed = await _update(
+            database,
+            job_id,
+            only_in=SyncState.queued,
+            state=SyncState.running,
+            started_at=started,
+            heartbeat_at=started,
         )
+        if not claimed:  # failed as stale before it could start: leave its record alone
+            return await _load(database, job_id)
+        pulse = asyncio.create_task(_keep_alive(database, job_id, settings.sync_stale_seconds))
         try:
             creds = credentials
             if creds is None:
@@ -251,9 +260,16 @@ async def run_job(
                     return await work(session)
 
             async def beat(current: str) -> None:
-                await _update(
-                    database, job_id, phase=current, heartbeat_at=utcnow(), counts=tally.as_dict()
+                alive = await _update(
+                    database,
+                    job_id,
+                    only_in=SyncState.running,
+                    phase=current,
+                    heartbeat_at=utcnow(),
+                    counts=tally.as_dict(),
                 )
+                if not alive:
+                    raise JobTakenOverError("The job was marked failed while it ran")
                 if progress is not None:
                     await progress(current, tally.as_dict())
 
@@ -271,6 +287,9 @@ async def run_job(
                 await getattr(sync, f"sync_{phase}")()
             await beat("done")
             return await _finish(database, job_id, tally, watermark=started)
+        except JobTakenOverError:
+            log.warning("sync stopped: its job was marked failed", extra={"job_id": str(job_id)})
+            return await _load(database, job_id)
         except asyncio.CancelledError:
             await _finish(
                 database,
@@ -299,6 +318,19 @@ async def run_job(
                     "message": "The sync failed unexpectedly",
                 },
             )
+        finally:
+            pulse.cancel()
+
+
+class JobTakenOverError(Exception):
+    """The job row left `running` under the worker (marked failed as stale): stop quietly."""
+
+
+async def _keep_alive(database: Database, job_id: uuid.UUID, stale_seconds: float) -> None:
+    """Beat the job's heartbeat while it runs, also while one ACE call takes long."""
+    while True:
+        await asyncio.sleep(max(0.5, stale_seconds / 4))
+        await _update(database, job_id, only_in=SyncState.running, heartbeat_at=utcnow())
 
 
 async def _load(database: Database, job_id: uuid.UUID) -> SyncJob:
@@ -309,9 +341,16 @@ async def _load(database: Database, job_id: uuid.UUID) -> SyncJob:
     return job
 
 
-async def _update(database: Database, job_id: uuid.UUID, **values: Any) -> None:
+async def _update(
+    database: Database, job_id: uuid.UUID, *, only_in: SyncState, **values: Any
+) -> bool:
+    """Update the job if it is still in state `only_in` (compare-and-set: a job another
+    worker marked failed is never brought back); returns whether it was."""
     async with database.session() as session, session.begin():
-        await session.execute(update(SyncJob).where(SyncJob.id == job_id).values(**values))
+        result = await session.execute(
+            update(SyncJob).where(SyncJob.id == job_id, SyncJob.state == only_in).values(**values)
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _finish(
@@ -321,11 +360,13 @@ async def _finish(
     *,
     watermark: datetime | None = None,
     error: dict[str, Any] | None = None,
+    from_state: SyncState = SyncState.running,
 ) -> SyncJob:
     errors = [*tally.warnings, *([error] if error else [])]
     await _update(
         database,
         job_id,
+        only_in=from_state,
         state=SyncState.failed if error else SyncState.succeeded,
         finished_at=utcnow(),
         heartbeat_at=utcnow(),
@@ -608,17 +649,17 @@ async def list_jobs(session: AsyncSession, *, account_id: str, limit: int) -> li
 
 
 async def fetch_projects(
-    session: AsyncSession, *, ace: AceClient, creds: SyncCredentials, account_id: str
+    *, database: Database, ace: AceClient, creds: SyncCredentials, account_id: str
 ) -> dict[str, dict[str, int]]:
     """`POST /projects/fetch-projects`: the projects the caller sees in ACE, upserted."""
-    sync = _request_sync(session, ace=ace, creds=creds, account_id=account_id, since=None)
+    sync = _request_sync(database, ace=ace, creds=creds, account_id=account_id, since=None)
     await sync.sync_projects()
     return sync.tally.as_dict()
 
 
 async def fetch_tasks(
-    session: AsyncSession,
     *,
+    database: Database,
     ace: AceClient,
     settings: Settings,
     creds: SyncCredentials,
@@ -626,9 +667,10 @@ async def fetch_tasks(
 ) -> dict[str, dict[str, int]]:
     """`POST /tasks/fetch-tasks`: the caller's visible tasks (modified since the account's
     last watermark minus the overlap) and the assignees of their projects, upserted."""
-    watermark = await last_watermark(session, account_id=account_id)
+    async with database.session() as session:
+        watermark = await last_watermark(session, account_id=account_id)
     since = watermark.date() - timedelta(days=settings.sync_overlap_days) if watermark else None
-    sync = _request_sync(session, ace=ace, creds=creds, account_id=account_id, since=since)
+    sync = _request_sync(database, ace=ace, creds=creds, account_id=account_id, since=since)
     await sync.sync_projects()
     await sync.sync_tasks()
     await sync.sync_assignees()
@@ -636,7 +678,7 @@ async def fetch_tasks(
 
 
 def _request_sync(
-    session: AsyncSession,
+    database: Database,
     *,
     ace: AceClient,
     creds: SyncCredentials,
@@ -652,15 +694,16 @@ def _request_sync(
         creds=viewer,
         account_id=account_id,
         plan=plan,
-        write=in_session(session),
+        write=in_transactions(database),
         tally=SyncTally(),
     )
 
 
-def in_session(session: AsyncSession) -> Writer[Any]:
-    """A writer that runs every step in the request's own unit of work."""
+def in_transactions(database: Database) -> Writer[Any]:
+    """A writer that runs each step in a short transaction of its own."""
 
     async def write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        return await work(session)
+        async with database.session() as session, session.begin():
+            return await work(session)
 
     return write

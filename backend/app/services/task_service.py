@@ -23,11 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import asyncpg
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -37,6 +37,21 @@ from app.errors import DatabaseUnavailableError, NotFoundError, ValidationFailed
 from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee, User
 
 ValueKind = Literal["int", "str", "date", "datetime"]
+
+
+class Caller(Protocol):
+    """Who asks: what visibility depends on. A `User`, or the lighter `SignedInCaller` the read
+    routes load (`dependencies.auth_dependencies`)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def role(self) -> RoleEnum: ...
+
 
 NO_SUCH_USER = "No such user in this account"
 
@@ -172,11 +187,14 @@ class CursorCodec:
 
 # --- running cached read statements ----------------------------------------------------------
 
-# asyncpg's errors for a connection that is gone or refused (SQLAlchemy's handlers see none).
+# asyncpg's errors for a connection that is gone or refused (SQLAlchemy's handlers see none),
+# or left unusable (a backend terminated while the connection sat idle in the pool surfaces
+# as an `InternalClientError` on its next statement).
 _CONNECTION_ERRORS = (
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
 )
@@ -215,6 +233,7 @@ class ReadStatement:
         try:
             rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
         except _CONNECTION_ERRORS as exc:
+            await _invalidate(connection, raw, exc)
             raise DatabaseUnavailableError(
                 "The database is unavailable; try again shortly", headers={"Retry-After": "5"}
             ) from exc
@@ -245,6 +264,18 @@ class ReadStatement:
                     sources.append((None, -1, value))
             self._asyncpg[lengths] = (state.statement, sources)
         return self._asyncpg[lengths]
+
+
+async def _invalidate(connection: AsyncConnection, raw: Any, exc: BaseException) -> None:
+    """What SQLAlchemy does on a disconnect error it sees itself: mark every connection the
+    pool opened before this one as stale (recycled at its next checkout) and discard this
+    one, so a database restart costs a worker one failed request, not one per pooled
+    connection."""
+    pool = getattr(connection.sync_engine, "pool", None)
+    if pool is not None:
+        pool._invalidate(raw, exc, _checkin=False)
+    if not connection.invalidated:
+        await connection.invalidate(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,9 +516,9 @@ ASSIGNEES_STATEMENT = ReadStatement(
 
 
 async def list_user_tasks(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
-    caller: User,
+    caller: Caller,
     user_id: int,
     query: TaskListQuery,
     cursors: CursorCodec,
@@ -508,8 +539,6 @@ async def list_user_tasks(
     shape, params = task_query_params(
         account_id=caller.account_id, user_id=user_id, query=query, after=after, today=today_utc()
     )
-    # Core statements on the session's connection: same transaction, no ORM machinery.
-    connection = await session.connection()
     rows = await page_statement(shape).rows(connection, params)
     if not rows:
         if not await connection.scalar(USER_VISIBLE_STATEMENT, params):

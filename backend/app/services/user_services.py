@@ -70,6 +70,7 @@ async def upsert_ace_user(session: AsyncSession, identity: AceIdentity) -> User:
             "last_name": excluded.last_name,
             "email": excluded.email,
             "is_active": True,
+            "deleted_at": None,  # back from a tombstone: ACE just vouched for this user
             "last_login_at": excluded.last_login_at,
             "updated_at": excluded.updated_at,
             # A role an admin set in acehub survives later logins; otherwise ACE decides.

@@ -226,3 +226,65 @@ async def test_password_travels_in_the_post_body_byte_exact(
     assert login["params"]["password"] == tricky  # decoded byte-exact by the server
     assert "password" not in login["query"]
     assert login["user_agent"].startswith("acehub/")
+
+
+async def test_parallel_guesses_cannot_outrun_the_limit(
+    database_url: str, database: Database, sandbox: SandboxServer
+) -> None:
+    from asgi_lifespan import LifespanManager
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        database_url,
+        ace_api_url=sandbox.url,
+        login_limit_per_user="10/minute",
+        login_limit_per_ip="15/minute",
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            same_user = await asyncio.gather(*(_login(client, password="bad") for _ in range(40)))
+            user_calls = sandbox.stats.count("login")
+            many_users = await asyncio.gather(
+                *(_login(client, username=f"guess{n}", password="bad") for n in range(40))
+            )
+    statuses = sorted(r.status_code for r in same_user)
+    assert statuses == [401] * 10 + [429] * 30
+    assert user_calls == 10  # a limited attempt never reached ACE
+    # The address had 5 failures left: at most 5 more attempts could reach ACE.
+    assert sorted(r.status_code for r in many_users) == [401] * 5 + [429] * 35
+    assert sandbox.stats.count("login") == 15
+
+
+async def test_parallel_honest_logins_all_succeed(client: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(*(_login(client) for _ in range(20)))
+    assert [r.status_code for r in responses] == [200] * 20
+
+
+async def test_account_id_spellings_are_one_account(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    ids = set()
+    for spelling in ("demo", "DEMO", " Demo "):
+        response = await _login(client, account_id=spelling)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["account_id"] == "demo"
+        ids.add(response.json()["data"]["user_id"])
+    assert len(ids) == 1
+    assert await _counts(database) == (1, 3, 1)
+
+
+async def test_logout_of_the_last_session_forgets_the_ace_session(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    first = (await _login(client)).json()["data"]
+    second = (await _login(client)).json()["data"]
+    for data, sessions_left in ((first, 1), (second, 0)):
+        out = await client.post(
+            "/auth/logout", headers={"Authorization": f"Bearer {data['access_token']}"}
+        )
+        assert out.status_code == 200
+        assert (await _counts(database))[2] == sessions_left

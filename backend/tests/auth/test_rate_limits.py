@@ -170,5 +170,6 @@ async def test_redis_storage_is_shared_between_workers(tmp_path: Any) -> None:
     await worker_a.record_login_failure(**key)
     await worker_b.record_login_failure(**key)
     with pytest.raises(Exception, match="Too many attempts"):
-        await worker_a.check_login(**key)
+        async with worker_a.login_attempt(**key):
+            pass
     await worker_a.reset()

@@ -25,6 +25,33 @@ def test_database_url_forms_map_to_async_drivers(given: str, expected: str) -> N
     assert settings.database_url == expected
 
 
+def test_libpq_query_options_are_translated_for_asyncpg() -> None:
+    url = to_async_url("postgresql+psycopg2://u:p@h/db?sslmode=require&connect_timeout=5")
+    assert url == "postgresql+asyncpg://u:p@h/db?ssl=require"
+
+
+@pytest.mark.parametrize(("algorithm", "length"), [("HS256", 31), ("HS384", 47), ("HS512", 63)])
+def test_production_key_must_be_as_long_as_the_hash(
+    algorithm: str, length: int, tmp_path: Path
+) -> None:
+    with pytest.raises(SettingsError, match=algorithm):
+        Settings(
+            _env_file=None,
+            app_env=AppEnv.production,
+            algorithm=algorithm,
+            secret_key="k" * length,
+            data_dir=tmp_path,
+        )
+    ok = Settings(
+        _env_file=None,
+        app_env=AppEnv.production,
+        algorithm=algorithm,
+        secret_key="k" * (length + 1),
+        data_dir=tmp_path,
+    )
+    assert ok.algorithm == algorithm
+
+
 @pytest.mark.parametrize("given", ["mysql://u@h/db", "oracle://x", "not a url"])
 def test_unsupported_database_url_is_refused(given: str) -> None:
     with pytest.raises(UnsupportedDatabaseURL):
@@ -40,7 +67,7 @@ def test_seed_variable_names_are_read_from_the_environment(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://a:b@h:1/d")
     monkeypatch.setenv("ACE_API_URL", "http://127.0.0.1:8100/")
-    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SECRET_KEY", "s" * 64)
     monkeypatch.setenv("ALGORITHM", "HS512")
     monkeypatch.setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "5")
     monkeypatch.setenv("REFRESH_TOKEN_EXPIRE_DAYS", "2")
@@ -49,7 +76,7 @@ def test_seed_variable_names_are_read_from_the_environment(
     settings = Settings(_env_file=None, data_dir=tmp_path)
     assert settings.database_url == "postgresql+asyncpg://a:b@h:1/d"
     assert settings.ace_api_url == "http://127.0.0.1:8100/"
-    assert settings.secret_key.get_secret_value() == "s" * 48
+    assert settings.secret_key.get_secret_value() == "s" * 64
     assert settings.algorithm == "HS512"
     assert settings.access_token_expire_minutes == 5
     assert settings.refresh_token_expire_days == 2

@@ -175,3 +175,34 @@ async def test_killed_database_connections_cost_at_most_one_failed_request(
         assert first.json()["error_code"] == "DB_UNAVAILABLE"
     second = await client.get("/auth/me", headers=session.headers)
     assert second.status_code == 200
+
+
+async def test_killed_connections_cost_a_read_route_at_most_one_failed_request(
+    client: httpx.AsyncClient, database: Database, database_url: str
+) -> None:
+    """The read routes run their statements on the driver directly; a dead connection found
+    there is discarded with the pool's older ones, as SQLAlchemy does for its own statements."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("connections to kill exist on PostgreSQL only")
+    from sqlalchemy import text
+
+    from tests.factories import local_user_signed_in
+
+    session = await local_user_signed_in(client, database, username="reader")
+    path = f"/tasks/{session.user_id}"
+    assert (await client.get(path, headers=session.headers)).status_code == 200
+    async with database.engine.connect() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'acehub' AND pid <> pg_backend_pid() "
+                "AND datname = current_database()"
+            )
+        )
+        await conn.commit()
+    first = await client.get(path, headers=session.headers)
+    assert first.status_code in (200, 503), first.text
+    if first.status_code == 503:
+        assert first.json()["error_code"] == "DB_UNAVAILABLE"
+    for _ in range(3):
+        assert (await client.get(path, headers=session.headers)).status_code == 200

@@ -62,10 +62,37 @@ async def test_local_account_without_ace_session(env: SyncEnv) -> None:
     assert response.json()["error_code"] == "ACE_SESSION_EXPIRED"
 
 
-async def test_ace_outage_during_fetch_is_503_and_writes_nothing(env: SyncEnv) -> None:
+async def test_ace_outage_during_fetch_is_503_and_keeps_whole_steps_only(env: SyncEnv) -> None:
     headers = await env.sign_in("admin")
     env.sandbox.faults.set(error_rate=1.0, fcts=["gettasks"])
     response = await env.client.post("/tasks/fetch-tasks", headers=headers)
     assert response.status_code == 503
+    assert response.json()["error_code"] == "ACE_UNAVAILABLE"
     async with env.database.session() as session:
-        assert await session.scalar(select(func.count()).select_from(Project)) == 0
+        # The projects step had finished (its upsert is whole and idempotent); no task
+        # was written.
+        projects = await session.scalar(select(func.count()).select_from(Project))
+        tasks = await session.scalar(select(func.count()).select_from(Task))
+    assert projects == len(env.sandbox.store["demo"].projects)
+    assert tasks == 0
+
+
+async def test_a_slow_ace_call_does_not_block_other_requests(env: SyncEnv) -> None:
+    import asyncio
+    import time
+
+    headers = await env.sign_in("admin")
+    env.sandbox.faults.set(latency=2.0, latency_fcts=["getprojects"])
+    fetch = asyncio.create_task(env.client.post("/projects/fetch-projects", headers=headers))
+    await asyncio.sleep(0.3)  # the fetch is now waiting for ACE
+    started = time.monotonic()
+    me = await env.client.get("/auth/me", headers=headers)
+    login = await env.client.post(
+        "/user/login",
+        json={"account_id": "demo", "username": "bob", "password": "demo-password"},
+    )
+    elapsed = time.monotonic() - started
+    assert me.status_code == 200
+    assert login.status_code == 200
+    assert elapsed < 1.5, f"other requests waited {elapsed:.1f} s behind the ACE call"
+    assert (await fetch).status_code == 200

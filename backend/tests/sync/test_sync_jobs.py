@@ -209,3 +209,49 @@ async def test_unknown_job_kind_is_422(env: SyncEnv) -> None:
     response = await env.client.post("/sync/jobs", json={"kind": "everything"}, headers=headers)
     assert response.status_code == 422
     assert response.json()["data"][0]["loc"] == ["body", "kind"]
+
+
+async def test_nul_characters_from_ace_are_dropped_not_fatal(own_env: SyncEnv) -> None:
+    env = own_env
+    headers = await env.sign_in("admin")
+    upstream = _upstream(env)
+    task_id = next(iter(upstream.tasks))
+    upstream.update_task(task_id, task_resume="Bad\x00title", at=datetime.now())
+    job = await env.run_sync(headers)
+    assert job["state"] == "succeeded", job["errors"]
+    async with env.database.session() as session:
+        title = await session.scalar(select(Task.title).where(Task.ace_task_id == task_id))
+    assert title == "Badtitle"
+
+
+async def test_a_slow_running_job_is_not_taken_for_dead(own_env: SyncEnv) -> None:
+    env = own_env
+    env.settings.sync_stale_seconds = 1.0  # its heartbeat beats every 0.5 s meanwhile
+    headers = await env.sign_in("admin")
+    env.sandbox.faults.set(latency=2.5, latency_fcts=["getprojects"])
+    first = await env.client.post("/sync/jobs", json={}, headers=headers)
+    await asyncio.sleep(1.8)  # longer than the stale limit, inside one slow ACE call
+    second = await env.client.post("/sync/jobs", json={}, headers=headers)
+    await env.app.state.jobs.wait_idle()
+    assert first.status_code == 202
+    assert second.status_code == 409
+    async with env.database.session() as session:
+        states = [s.value for s in await session.scalars(select(SyncJob.state))]
+    assert states == ["succeeded"]
+
+
+async def test_a_job_marked_failed_while_running_stays_failed(own_env: SyncEnv) -> None:
+    env = own_env
+    headers = await env.sign_in("admin")
+    env.sandbox.faults.set(latency=1.0, latency_fcts=["getprojects"])
+    started = await env.client.post("/sync/jobs", json={}, headers=headers)
+    await asyncio.sleep(0.3)
+    async with env.database.session() as session:
+        await session.execute(
+            update(SyncJob).values(state=SyncState.failed, errors=[{"code": "WORKER_LOST"}])
+        )
+        await session.commit()
+    await env.app.state.jobs.wait_idle()
+    job = await env.client.get(f"/sync/jobs/{started.json()['data']['id']}", headers=headers)
+    assert job.json()["data"]["state"] == "failed"
+    assert job.json()["data"]["errors"] == [{"code": "WORKER_LOST"}]

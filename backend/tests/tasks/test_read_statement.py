@@ -34,13 +34,31 @@ class _Raw:
         self.driver_connection = driver
 
 
+class _Pool:
+    def __init__(self) -> None:
+        self.invalidated: list[Any] = []
+
+    def _invalidate(self, connection: Any, exception: Any, _checkin: bool = True) -> None:
+        self.invalidated.append(connection)
+
+
+class _Engine:
+    def __init__(self) -> None:
+        self.pool = _Pool()
+
+
 class _Connection:
     def __init__(self, driver: _Driver) -> None:
         self.dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
         self._raw = _Raw(driver)
+        self.sync_engine = _Engine()
+        self.invalidated = False
 
     async def get_raw_connection(self) -> _Raw:
         return self._raw
+
+    async def invalidate(self, exception: BaseException | None = None) -> None:
+        self.invalidated = True
 
 
 def _connection(driver: _Driver) -> AsyncConnection:
@@ -83,7 +101,12 @@ async def test_list_items_and_constants_reach_their_positions() -> None:
 )
 async def test_a_lost_connection_is_db_unavailable(error: Exception) -> None:
     statement = task_service.ASSIGNEES_STATEMENT
+    connection = _Connection(_Driver(error))
     with pytest.raises(DatabaseUnavailableError):
         await statement.rows(
-            _connection(_Driver(error)), {"task_ids": [1, 2], "account_id": "acme"}
+            cast(AsyncConnection, connection), {"task_ids": [1, 2], "account_id": "acme"}
         )
+    # As SQLAlchemy does on a disconnect: the connection is discarded and the pool's older
+    # connections are marked stale, so the next request gets a live one.
+    assert connection.invalidated
+    assert connection.sync_engine.pool.invalidated == [connection._raw]
