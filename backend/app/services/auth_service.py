@@ -124,15 +124,23 @@ async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: s
     if stored is None:
         raise AuthenticationError("This refresh token is not known")
     if stored.revoked_at is not None:
-        if stored.replaced_by is not None and not await _lost_a_race(session, stored, settings):
-            await _revoke_family(session, stored.family_id)
-            # The one place a service commits: the revocation must hold although this
-            # request fails (and its unit of work would otherwise roll back).
-            await session.commit()
-            log.warning(
-                "refresh token replayed; session family revoked",
-                extra={"event": "refresh_token_reuse", "user_id": stored.user_id},
-            )
+        if stored.replaced_by is not None:
+            if await _lost_a_race(session, stored, settings):
+                # Most likely two tabs of one client; logged, since a thief who refreshed
+                # first would look the same.
+                log.warning(
+                    "rotated refresh token reused within the grace window",
+                    extra={"event": "refresh_token_race", "user_id": stored.user_id},
+                )
+            else:
+                await _revoke_family(session, stored.family_id)
+                # The one place a service commits: the revocation must hold although this
+                # request fails (and its unit of work would otherwise roll back).
+                await session.commit()
+                log.warning(
+                    "refresh token replayed; session family revoked",
+                    extra={"event": "refresh_token_reuse", "user_id": stored.user_id},
+                )
         raise AuthenticationError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
     if stored.expires_at <= utcnow():
         raise AuthenticationError("The refresh token has expired", code=ErrorCode.TOKEN_EXPIRED)
