@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ RequestedKind = Literal["auto", "full", "incremental"]
 PHASES = ("users", "projects", "tasks", "assignees", "time_entries")
 ASSIGNEE_PROJECTS_PER_COMMIT = 50
 TASKS_PER_WRITE = 2000
+PROGRESS_EVERY_SECONDS = 1.0
 # Concurrent ACE calls of one sync (ace-api.md §7: one at a time per account, at most two).
 ACE_CONCURRENCY = 2
 
@@ -392,13 +394,18 @@ class AccountSync:
     write: Writer[Any]
     tally: SyncTally
     beat: Callable[[str], Awaitable[None]] | None = None
+    _last_beat: float = field(default=0.0, init=False)
 
     @property
     def _tombstones(self) -> bool:
         return self.plan.kind == "full" and self.creds.is_admin
 
     async def _heartbeat(self, phase: str) -> None:
-        if self.beat is not None:
+        """Report progress within a phase, at most once a second: each report is a committed
+        write of the job row, too slow to pay per page (the liveness beat runs on its own)."""
+        now = time.monotonic()
+        if self.beat is not None and now - self._last_beat >= PROGRESS_EVERY_SECONDS:
+            self._last_beat = now
             await self.beat(phase)
 
     async def sync_users(self) -> None:
