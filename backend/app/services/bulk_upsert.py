@@ -59,15 +59,34 @@ async def bulk_upsert(
 
     `compare`: columns copied from the new row, and whose change makes the row "updated".
     `touch`: columns copied only when the row is updated anyway (e.g. `updated_at`).
-
-    The statement runs as one executemany: SQLAlchemy batches it into multi-row INSERTs
-    ("insertmanyvalues") with a cached compiled form, and RETURNING tells what was written.
     """
     if not rows:
         return UpsertCounts()
-    rows = _with_python_defaults(table, rows)
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    return await bulk_upsert_columns(
+        session, table, columns, keys=keys, compare=compare, touch=touch
+    )
+
+
+async def bulk_upsert_columns(
+    session: AsyncSession,
+    table: Table,
+    columns: Mapping[str, list[Any]],
+    *,
+    keys: Sequence[str],
+    compare: Sequence[str],
+    touch: Sequence[str] = (),
+) -> UpsertCounts:
+    """`bulk_upsert` for rows given column by column (equal-length lists): the bulk paths
+    build these straight from their items, with no dict per row."""
+    count = len(next(iter(columns.values()), []))
+    if count == 0:
+        return UpsertCounts()
+    columns = _with_python_defaults(table, columns, count)
     if session.get_bind().dialect.name == "postgresql":
-        return await _postgres_upsert(session, table, rows, keys, compare, touch)
+        return await _postgres_upsert(session, table, columns, count, keys, compare, touch)
+    names = list(columns)
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     existing = await _existing_keys(session, table, rows, keys)
 
     insert = upsert_insert(session, table)
@@ -75,14 +94,15 @@ async def bulk_upsert(
     changed = or_(*(table.c[name].is_distinct_from(excluded[name]) for name in compare))
     values = {name: excluded[name] for name in (*compare, *touch)}
     statement = insert.on_conflict_do_update(index_elements=list(keys), set_=values, where=changed)
-    result = await session.execute(statement.returning(*(table.c[k] for k in keys)), list(rows))
+    # One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues").
+    result = await session.execute(statement.returning(*(table.c[k] for k in keys)), rows)
     returned = [tuple(row) for row in result.all()]
     inserted = sum(1 for key in returned if key not in existing)
     updated = len(returned) - inserted
     return UpsertCounts(
         inserted=inserted,
         updated=updated,
-        unchanged=len(rows) - len(returned),
+        unchanged=count - len(returned),
         written=returned,
     )
 
@@ -90,7 +110,8 @@ async def bulk_upsert(
 async def _postgres_upsert(
     session: AsyncSession,
     table: Table,
-    rows: Sequence[Mapping[str, Any]],
+    values: Mapping[str, list[Any]],
+    count: int,
     keys: Sequence[str],
     compare: Sequence[str],
     touch: Sequence[str],
@@ -99,10 +120,9 @@ async def _postgres_upsert(
     typed array and spread by `unnest` (no per-row SQL, no per-row bind parameters)."""
     dialect = session.get_bind().dialect
     quote = dialect.identifier_preparer.quote
-    columns = list(rows[0])
-    values = {name: [row[name] for row in rows] for name in columns}
+    columns = list(values)
     # A column with one value for every row (the account, the sync time) goes as a scalar.
-    same = {n for n in columns if len(rows) > 1 and values[n].count(values[n][0]) == len(rows)}
+    same = {n for n in columns if count > 1 and values[n].count(values[n][0]) == count}
     if len(same) == len(columns):  # identical rows: nothing to spread, send them as arrays
         same = set()
     spread = [n for n in columns if n not in same]
@@ -133,33 +153,32 @@ async def _postgres_upsert(
     return UpsertCounts(
         inserted=inserted,
         updated=len(returned) - inserted,
-        unchanged=len(rows) - len(returned),
+        unchanged=count - len(returned),
         written=[tuple(row[1:]) for row in returned],
     )
 
 
 def _with_python_defaults(
-    table: Table, rows: Sequence[Mapping[str, Any]]
-) -> Sequence[Mapping[str, Any]]:
+    table: Table, columns: Mapping[str, list[Any]], count: int
+) -> Mapping[str, list[Any]]:
     """Fill columns whose default lives in Python (e.g. `users.guid`) and that the rows omit:
     the unnest path sends plain SQL, which knows nothing of them."""
     missing = [
         column
         for column in table.columns
-        if column.name not in rows[0]
+        if column.name not in columns
         and isinstance(column.default, ColumnDefault)
         and not column.primary_key
     ]
     if not missing:
-        return rows
-    filled = []
-    for row in rows:
-        values = dict(row)
-        for column in missing:
-            default = column.default
-            assert isinstance(default, ColumnDefault)
-            values[column.name] = default.arg(None) if default.is_callable else default.arg
-        filled.append(values)
+        return columns
+    filled = dict(columns)
+    for column in missing:
+        default = column.default
+        assert isinstance(default, ColumnDefault)
+        filled[column.name] = [
+            default.arg(None) if default.is_callable else default.arg for _ in range(count)
+        ]
     return filled
 
 
