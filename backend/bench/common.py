@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.connection.migrations import recreate_postgres_database
 
 BENCH_POSTGRES = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/"
@@ -27,14 +27,7 @@ def bench_database_url(name: str) -> str:
 
 
 async def recreate_database(url: str) -> None:
-    target = make_url(url)
-    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        await admin.dispose()
+    await recreate_postgres_database(url)
 
 
 def report(name: str, figures: Mapping[str, Any], *, as_json: bool) -> None:

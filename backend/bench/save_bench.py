@@ -49,6 +49,7 @@ import orjson
 
 from app.auth.security import hash_password
 from app.connection import migrations
+from app.connection.migrations import recreate_postgres_database
 
 BACKEND = Path(__file__).resolve().parents[1]
 API_ACCOUNT = "bench-api"
@@ -177,15 +178,6 @@ def make_batch(first_task: int, tasks: int, assignees: int, *, version: int = 0)
                 }
             )
     return Batch(task_items, assignee_items)
-
-
-async def recreate_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(f"{server_url}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 async def seed(url: str) -> None:
@@ -463,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet = options.json
     url = f"{options.database_url}/{options.database}"
     log(f"creating and migrating {options.database} ...", quiet=quiet)
-    asyncio.run(recreate_database(options.database_url, options.database))
+    asyncio.run(recreate_postgres_database(f"{options.database_url}/{options.database}"))
     migrations.upgrade(url)
     asyncio.run(seed(url))
     port = options.port or free_port()

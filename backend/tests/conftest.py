@@ -20,8 +20,6 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from ace_sandbox.testing import SandboxServer
 from app.config import Settings
@@ -70,15 +68,8 @@ def run_in_thread(func: Callable[..., Any], *args: Any) -> Any:
 
 
 async def recreate_postgres_database(url: str, *, drop_only: bool = False) -> None:
-    target = make_url(url)
-    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        async with asyncio.timeout(10), admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-            if not drop_only:
-                await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        await admin.dispose()
+    async with asyncio.timeout(10):
+        await migrations.recreate_postgres_database(url, drop_only=drop_only)
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,6 @@ USER_AGENT = f"acehub/{_package_version()} (+AceProject sync)"
 ERROR_NUMBER_USER_INACTIVE = 1004
 # ace-api.md §6.1: "on or after".
 DATE_OPERATOR_ON_OR_AFTER = 3
-ACCESS_STATUSES_DENIED = frozenset({2, 3})
 _JSON_BOM = b"\xef\xbb\xbf"
 
 

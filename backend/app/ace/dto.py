@@ -28,7 +28,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field, model_validator
 
@@ -436,8 +436,6 @@ class AceTimeEntry(AceRow):
 
     Its natural key is `(timesheet_line_id, date_worked)`.
     """
-
-    KEY_FIELDS: ClassVar[tuple[str, str]] = ("timesheet_line_id", "date_worked")
 
     timesheet_line_id: AceInt = Field(alias="TIMESHEET_LINE_ID")
     date_worked: Annotated[date, BeforeValidator(parse_ace_date)] = Field(alias="DATE_WORKED")

@@ -62,11 +62,3 @@ class ErrorResponse(BaseModel):
     error_code: ErrorCode
     message: str = Field(description="What went wrong and, where useful, what to do")
     data: Any | None = None
-
-
-class FieldError(BaseModel):
-    """One problem with the request, as listed in a `VALIDATION_ERROR`'s `data`."""
-
-    loc: list[str | int]
-    msg: str
-    type: str

@@ -13,7 +13,6 @@ from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
 from app.dependencies.get_db import DatabaseDep, DbSession
 from app.dto.response import SuccessResponse
 from app.dto.sync_dto import SyncJobList, SyncJobRead, SyncJobRequest
-from app.models import SyncJob
 from app.routes.openapi import error_responses
 from app.services import ace_session_service, sync_service
 from app.services.job_runner import JobRunner
@@ -51,19 +50,15 @@ async def start_sync(
     )
     runner: JobRunner = request.app.state.jobs
 
-    async def credentials(_: SyncJob) -> sync_service.SyncCredentials:
-        return await sync_service.credentials_for(ace, guid=guid, ace_user_id=user.ace_user_id)
-
     async def start() -> None:
-        runner.spawn(
-            sync_service.run_job(
-                job.id,
-                database=database,
-                ace=ace,
-                settings=settings,
-                resolve_credentials=credentials,
-            ),
-            name=f"sync-{job.id}",
+        sync_service.spawn_job(
+            runner,
+            job.id,
+            database=database,
+            ace=ace,
+            settings=settings,
+            guid=guid,
+            ace_user_id=user.ace_user_id,
         )
 
     # Runs once the response is sent, i.e. after the commit: the job row exists by then.

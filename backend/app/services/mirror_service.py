@@ -7,7 +7,6 @@ during a full pass: rows no longer returned by ACE get `deleted_at`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -427,21 +426,20 @@ async def task_ids_by_ace_id(session: AsyncSession, *, account_id: str) -> dict[
 
 async def tasks_of_projects(
     session: AsyncSession, *, account_id: str, ace_project_ids: Iterable[int]
-) -> dict[int, dict[int, int]]:
-    """{ACE project id: {ACE task id: acehub task id}} of the given projects."""
+) -> dict[int, int]:
+    """{ACE task id: acehub task id} of the tasks of the given projects."""
     wanted = list(set(ace_project_ids))
-    found: dict[int, dict[int, int]] = defaultdict(dict)
+    found: dict[int, int] = {}
     for start in range(0, len(wanted), 5000):
         rows = await session.execute(
-            select(Project.ace_project_id, Task.ace_task_id, Task.id)
-            .join(Task, Task.project_id == Project.id)
+            select(Task.ace_task_id, Task.id)
+            .join(Project, Task.project_id == Project.id)
             .where(
                 Project.account_id == account_id,
                 Project.ace_project_id.in_(wanted[start : start + 5000]),
             )
         )
-        for ace_project_id, ace_task_id, task_id in rows.all():
-            found[ace_project_id][ace_task_id] = task_id
+        found.update({row[0]: row[1] for row in rows})
     return found
 
 

@@ -51,20 +51,14 @@ async def schedule_due_syncs(
         except ConflictError:
             continue
 
-        async def credentials(
-            _: object, guid: str = guid, ace_user_id: int | None = user.ace_user_id
-        ) -> sync_service.SyncCredentials:
-            return await sync_service.credentials_for(ace, guid=guid, ace_user_id=ace_user_id)
-
-        runner.spawn(
-            sync_service.run_job(
-                job.id,
-                database=database,
-                ace=ace,
-                settings=settings,
-                resolve_credentials=credentials,
-            ),
-            name=f"sync-{job.id}",
+        sync_service.spawn_job(
+            runner,
+            job.id,
+            database=database,
+            ace=ace,
+            settings=settings,
+            guid=guid,
+            ace_user_id=user.ace_user_id,
         )
         started.append(job.id)
     return started

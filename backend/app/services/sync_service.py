@@ -40,6 +40,7 @@ from app.models import Project, SyncJob, SyncState, Task, User
 from app.models.base import utcnow
 from app.services import mirror_service
 from app.services.bulk_upsert import UpsertCounts
+from app.services.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -545,17 +546,12 @@ class AccountSync:
         tasks = await mirror_service.tasks_of_projects(
             session, account_id=self.account_id, ace_project_ids=batch
         )
-        counts = self.tally.of("assignees")
-        for ace_project_id, rows in zip(batch, fetched, strict=True):
-            counts.add(
-                await mirror_service.replace_assignees(
-                    session,
-                    tasks=tasks.get(ace_project_id, {}),
-                    users=users,
-                    assignees=rows,
-                    now=now,
-                )
+        # One replacement for the whole batch: a project's assignee list covers its tasks.
+        self.tally.of("assignees").add(
+            await mirror_service.replace_assignees(
+                session, tasks=tasks, users=users, assignees=everyone, now=now
             )
+        )
 
     async def sync_time_entries(self) -> None:
         seen: set[tuple[int, date]] = set()
@@ -643,6 +639,30 @@ async def credentials_for(ace: AceClient, *, guid: str, ace_user_id: int | None)
         users = await ace.get_users(guid, user_id=ace_user_id)
         is_admin = any(u.user_id == ace_user_id and u.is_admin for u in users)
     return SyncCredentials(guid=guid, is_admin=is_admin)
+
+
+def spawn_job(
+    runner: JobRunner,
+    job_id: uuid.UUID,
+    *,
+    database: Database,
+    ace: AceClient,
+    settings: Settings,
+    guid: str,
+    ace_user_id: int | None,
+) -> asyncio.Task[SyncJob]:
+    """Run a queued job in this process's background, with the given ACE session (whether
+    its user is an ACE administrator is asked once the run starts)."""
+
+    async def credentials(_: SyncJob) -> SyncCredentials:
+        return await credentials_for(ace, guid=guid, ace_user_id=ace_user_id)
+
+    return runner.spawn(
+        run_job(
+            job_id, database=database, ace=ace, settings=settings, resolve_credentials=credentials
+        ),
+        name=f"sync-{job_id}",
+    )
 
 
 async def list_jobs(session: AsyncSession, *, account_id: str, limit: int) -> list[SyncJob]:
