@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.dependencies.auth_dependencies import CALLER_STATEMENT
+from app.main import settle_garbage_collector
 from app.services import task_service
 
 Scope = MutableMapping[str, Any]
@@ -133,6 +134,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             State.pool = await asyncpg.create_pool(
                 DATABASE_URL, min_size=POOL_SIZE, max_size=POOL_SIZE
             )
+            settle_garbage_collector()  # as the API does
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if State.pool is not None:

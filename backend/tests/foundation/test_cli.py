@@ -1,8 +1,12 @@
-"""The `acehub` command line: migrate, create-admin and sync (with a real sandbox)."""
+"""The `acehub` command line: migrate, create-admin and sync (with a real sandbox), and the
+server's entry point."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +104,19 @@ def test_sync_with_a_wrong_password_fails_cleanly(cli_env: str) -> None:
     assert "INVALID_CREDENTIALS" in result.output
     assert "wrong" not in result.output.replace("INVALID_CREDENTIALS", "")
     assert _query(cli_env, select(SyncJob.id)) == []
+
+
+def test_server_entry_point_moves_start_up_objects_out_of_the_collector(cli_env: str) -> None:
+    """`acehub serve` builds each worker's app with `app_factory`, which freezes what start-up
+    left alive, so full collections do not walk it (a subprocess: freezing is per process)."""
+    code = "import gc, app.main; app.main.app_factory(); print(gc.get_freeze_count())"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=os.environ.copy(),
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert int(result.stdout.split()[-1]) > 10_000
