@@ -98,7 +98,7 @@ def _save(f: dict[str, Any]) -> list[Row]:
 def _tasks_read(f: dict[str, Any]) -> list[Row]:
     api, ceiling, options = f["api"], f["ceiling"], f["options"]
     label = f"GET /tasks/{{user_id}} ({options['tasks']:,} tasks, {options['connections']} conn.)"
-    return [
+    rows: list[Row] = [
         (
             label,
             f"{api['requests_per_second']:,.0f} req/s",
@@ -113,7 +113,26 @@ def _tasks_read(f: dict[str, Any]) -> list[Row]:
             "-",
             "< 25 ms",
         ),
+        (
+            f"(mean latency floor at {options['connections']} conn.: connections / ceiling req/s)",
+            "-",
+            f"{f['ceiling_mean_latency_ms']} ms",
+            "-",
+            "-",
+        ),
     ]
+    light = f.get("light")
+    if light is not None:
+        rows.append(
+            (
+                f"GET /tasks/{{user_id}} p99 at {options['light_connections']} conn.",
+                f"{light['p99_ms']} ms ({light['requests_per_second']:,.0f} req/s)",
+                "-",
+                "-",
+                "(information)",
+            )
+        )
+    return rows
 
 
 BENCHES = [

@@ -13,6 +13,9 @@
 4. Prints requests/s, p50/p99 and CPU per request (server, database backends, wrk) of both,
    the ratio (target >= 0.7) and the API's p99 (target < 25 ms), or with ``--json`` one JSON
    line of figures and options. Rounds alternate between the two; the best of each counts.
+5. Prints the floor no server reaches at that load: the ceiling's mean latency, connections /
+   its requests/s (Little's law), and the API's latency below saturation
+   (``--light-connections``, default 8).
 
     uv run python -m bench.tasks_read_bench                      # the full run
     uv run python -m bench.tasks_read_bench --tasks 100000 --users 1000 --duration 5 --json
@@ -103,6 +106,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=20,
         help="DB_POOL_SIZE of each worker (and of the ceiling): at least the requests one "
         "worker serves at once, or SQLAlchemy closes and reopens its overflow connections",
+    )
+    parser.add_argument(
+        "--light-connections",
+        type=int,
+        default=8,
+        help="also measure the API's latency at this many connections (0: skip)",
     )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--duration", type=int, default=15, help="seconds measured per target")
@@ -412,12 +421,18 @@ def run_wrk(
 
 
 def measure(
-    base_url: str, token: str, options: argparse.Namespace, *, group: int, warm: bool
+    base_url: str,
+    token: str,
+    options: argparse.Namespace,
+    *,
+    group: int,
+    warm: bool,
+    connections: int | None = None,
 ) -> LoadResult:
     load = {
         "token": token,
         "users": options.users,
-        "connections": options.connections,
+        "connections": connections or options.connections,
         "threads": options.threads,
     }
     if warm and options.warmup:
@@ -535,8 +550,23 @@ def main(argv: list[str] | None = None) -> int:
             ceiling_rounds.append(
                 measure(ceiling_base, token, options, group=ceiling_group, warm=number == 0)
             )
+        # The same API below saturation: the latency a client sees when requests do not queue.
+        light = None
+        if options.light_connections:
+            log(f"API at {options.light_connections} connections ...", quiet=quiet)
+            light = measure(
+                api_base,
+                token,
+                options,
+                group=api_group,
+                warm=False,
+                connections=options.light_connections,
+            )
     api = max(api_rounds, key=lambda result: result.requests_per_second)
     ceiling = max(ceiling_rounds, key=lambda result: result.requests_per_second)
+    # Little's law: with `connections` requests always in flight, the mean latency is
+    # connections / throughput, so no p99 can be below this even for the ceiling.
+    ceiling_mean_ms = 1000 * options.connections / ceiling.requests_per_second
 
     ratio = api.requests_per_second / ceiling.requests_per_second
     cpu_ratio = ceiling.cpu_ms / api.cpu_ms if api.cpu_ms else 0.0
@@ -546,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling": {**asdict(ceiling), "cpu_ms": round(ceiling.cpu_ms, 3)},
         "ratio": round(ratio, 3),
         "cpu_ratio": round(cpu_ratio, 3),
+        "ceiling_mean_latency_ms": round(ceiling_mean_ms, 2),
+        "light": None if light is None else {**asdict(light), "cpu_ms": round(light.cpu_ms, 3)},
         "ratio_target": 0.7,
         "p99_target_ms": 25.0,
         "passed": ratio >= 0.7 and api.p99_ms < 25.0 and api.non_2xx == 0,
@@ -557,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers": options.workers,
             "db_pool_size": options.pool_size,
             "connections": options.connections,
+            "light_connections": options.light_connections,
             "wrk_threads": options.threads,
             "duration_s": options.duration,
             "rounds": options.rounds,
@@ -585,6 +618,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  ratio    {ratio:7.3f}  (target >= 0.7; by CPU per request: {cpu_ratio:.3f})")
     print(f"  API p99  {api.p99_ms:7.2f} ms (target < 25 ms)")
+    print(
+        f"  floor    {ceiling_mean_ms:7.2f} ms: the ceiling's mean latency at "
+        f"{options.connections} connections ({options.connections} / its req/s)"
+    )
+    if light is not None:
+        print(
+            f"  API at {options.light_connections} connections: "
+            f"{light.requests_per_second:.0f} req/s, p50 {light.p50_ms:.2f} ms, "
+            f"p99 {light.p99_ms:.2f} ms"
+        )
     return 0
 
 
