@@ -107,8 +107,15 @@ async def _tasks(user_id: int, limit: int) -> bytes:
             ids = {-(index + 1): item["id"] for index, item in enumerate(items)}
             for task_id, *values in await conn.fetch(assignees.sql, *assignees.args({}, ids)):
                 by_task[task_id].append(dict(zip(task_service.ASSIGNEE_KEYS, values, strict=True)))
-    total = rows[0][-1] if rows else 0
-    data = {"items": items, "total": total, "limit": limit, "offset": 0, "next_cursor": None}
+    total, through = (rows[0][-2], rows[0][-1]) if rows else (0, None)
+    data = {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": 0,
+        "next_cursor": None,
+        "synced_through": through,
+    }
     body = {"success": True, "message": "OK", "data": data, "error": None}
     return orjson.dumps(body, option=orjson.OPT_UTC_Z)
 

@@ -54,7 +54,10 @@ class ProjectRead(OutputModel):
     percent_done: float | None
     ace_created_at: datetime | None
     ace_modified_at: datetime | None
-    synced_at: datetime | None = Field(description="When acehub last copied it from ACE")
+    synced_at: datetime | None = Field(
+        description="When acehub last wrote it from ACE (first seen or changed there); "
+        "`synced_through` of the list says how fresh it is"
+    )
     task_counts: TaskCounts
 
 
@@ -64,3 +67,7 @@ class ProjectPage(OutputModel):
     limit: int
     offset: int
     next_cursor: str | None
+    synced_through: datetime | None = Field(
+        description="Start of the account's latest successful sync: the projects reflect ACE "
+        "as of then at least (null before the first sync)"
+    )

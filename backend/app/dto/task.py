@@ -118,7 +118,10 @@ class TaskRead(OutputModel):
     actual_start: date | None
     actual_end: date | None
     ace_modified_at: datetime | None = Field(description="Last change in ACE")
-    synced_at: datetime | None = Field(description="When acehub last copied the task from ACE")
+    synced_at: datetime | None = Field(
+        description="When acehub last wrote the task from ACE (first seen or changed there); "
+        "`synced_through` of the page says how fresh it is"
+    )
     assignees: list[TaskAssigneeRead]
 
 
@@ -129,4 +132,8 @@ class TaskPage(OutputModel):
     offset: int
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
+    )
+    synced_through: datetime | None = Field(
+        description="Start of the account's latest successful sync: the tasks reflect ACE as "
+        "of then at least (null before the first sync)"
     )

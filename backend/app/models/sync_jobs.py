@@ -19,7 +19,8 @@ class SyncJob(TimestampMixin, Base):
 
     __tablename__ = "sync_jobs"
     __table_args__ = (
-        Index("ix_sync_jobs_account_id_state", "account_id", "state"),
+        # The account's latest job in a state (the sync plan; `synced_through` of task pages).
+        Index("ix_sync_jobs_account_id_state_finished_at", "account_id", "state", "finished_at"),
         # At most one queued or running sync per account, whichever worker or host asks:
         # the database refuses a second one (a partial unique index, on both dialects).
         Index(

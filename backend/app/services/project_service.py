@@ -17,6 +17,7 @@ from app.dto.project_dto import ProjectListQuery, ProjectPage, ProjectRead, Task
 from app.errors import NotFoundError
 from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee
 from app.services.task_service import (
+    SYNCED_THROUGH_STATEMENT,
     Caller,
     CursorCodec,
     ValueKind,
@@ -93,12 +94,14 @@ async def list_projects(
             query_id=query_id, value=getattr(last, spec.column), last_id=last.id
         )
     counts = await _task_counts(session, account_id=caller.account_id, projects=page)
+    through = await session.scalar(SYNCED_THROUGH_STATEMENT, {"account_id": caller.account_id})
     return ProjectPage(
         items=[_read(project, counts) for project in page],
         total=int(total or 0),
         limit=query.limit,
         offset=query.offset,
         next_cursor=next_cursor,
+        synced_through=through,
     )
 
 

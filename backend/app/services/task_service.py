@@ -34,7 +34,16 @@ from sqlalchemy.sql.elements import UnaryExpression
 from app.dto.response import ErrorCode
 from app.dto.task import TaskListQuery
 from app.errors import DatabaseUnavailableError, NotFoundError, ValidationFailed
-from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee, User
+from app.models import (
+    Project,
+    RoleEnum,
+    StatusType,
+    SyncJob,
+    SyncState,
+    Task,
+    TaskAssignee,
+    User,
+)
 
 ValueKind = Literal["int", "str", "date", "datetime"]
 
@@ -464,10 +473,27 @@ def check_task_query(query: TaskListQuery) -> None:
         raise param_error("give either offset or cursor, not both", field="offset")
 
 
+def synced_through() -> ColumnElement[Any]:
+    """When the account's latest successful sync started (null before the first): every
+    mirrored row reflected ACE as of then at least, whether or not that sync rewrote it."""
+    return (
+        select(SyncJob.started_at)
+        .where(SyncJob.account_id == bindparam("account_id"), SyncJob.state == SyncState.succeeded)
+        .order_by(SyncJob.finished_at.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("synced_through")
+    )
+
+
+SYNCED_THROUGH_STATEMENT = select(synced_through())
+
+
 @lru_cache(maxsize=512)
 def page_statement(shape: TaskQueryShape) -> ReadStatement:
     """One page (`limit` + 1 rows, to tell whether more follow) of the matching tasks, each
-    row ending with `total`, the number of matching tasks over all pages."""
+    row ending with `total`, the number of matching tasks over all pages, and
+    `synced_through`."""
     matching = (
         _matching_tasks(*_ITEM_COLUMNS, func.count().over().label("total"))
         .where(*_task_conditions(shape))
@@ -475,7 +501,7 @@ def page_statement(shape: TaskQueryShape) -> ReadStatement:
     )
     spec = parse_sort(shape.sort, TASK_SORTS)
     column, id_column = matching.c[spec.column], matching.c.id
-    statement = select(matching)
+    statement = select(matching, synced_through())
     if shape.after != "none":
         value: object = None if shape.after == "null" else bindparam("after_value")
         statement = statement.where(
@@ -544,9 +570,12 @@ async def list_user_tasks(
         if not await connection.scalar(USER_VISIBLE_STATEMENT, params):
             raise NotFoundError(NO_SUCH_USER)
         total = await connection.scalar(count_statement(shape), _without_page(params))
-        return _page([], total=int(total or 0), query=query, next_cursor=None)
+        through = await connection.scalar(SYNCED_THROUGH_STATEMENT, params)
+        return _page(
+            [], total=int(total or 0), query=query, next_cursor=None, synced_through=through
+        )
 
-    total = int(rows[0][-1])
+    total, through = int(rows[0][-2]), rows[0][-1]
     items = [dict(zip(ITEM_KEYS, row, strict=False)) for row in rows[: query.limit]]
     by_task: dict[int, list[dict[str, Any]]] = {}
     for item in items:
@@ -560,7 +589,7 @@ async def list_user_tasks(
     if len(rows) > query.limit:
         last = items[-1]
         next_cursor = cursors.encode(query_id=query_id, value=last[spec.column], last_id=last["id"])
-    return _page(items, total=total, query=query, next_cursor=next_cursor)
+    return _page(items, total=total, query=query, next_cursor=next_cursor, synced_through=through)
 
 
 def _without_page(params: dict[str, Any]) -> dict[str, Any]:
@@ -569,7 +598,12 @@ def _without_page(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _page(
-    items: list[dict[str, Any]], *, total: int, query: TaskListQuery, next_cursor: str | None
+    items: list[dict[str, Any]],
+    *,
+    total: int,
+    query: TaskListQuery,
+    next_cursor: str | None,
+    synced_through: datetime | None,
 ) -> dict[str, Any]:
     return {
         "items": items,
@@ -577,4 +611,5 @@ def _page(
         "limit": query.limit,
         "offset": query.offset,
         "next_cursor": next_cursor,
+        "synced_through": synced_through,
     }

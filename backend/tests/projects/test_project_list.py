@@ -12,9 +12,9 @@ import pytest
 from app.connection.database import Database
 from app.dto.project_dto import ProjectPage, ProjectRead
 from app.dto.response import SuccessResponse
-from app.models import Project, RoleEnum, StatusType
+from app.models import Project, RoleEnum, StatusType, SyncState
 from tests.factories import SignedIn, create_user, local_user_signed_in
-from tests.tasks.seeding import add_project, add_task
+from tests.tasks.seeding import add_project, add_sync_job, add_task
 
 
 async def _names(client: httpx.AsyncClient, who: SignedIn, **params: Any) -> list[str]:
@@ -25,6 +25,22 @@ async def _names(client: httpx.AsyncClient, who: SignedIn, **params: Any) -> lis
 
 async def _add_projects(database: Database, names: list[str], **values: Any) -> list[Project]:
     return [await add_project(database, name=name, **values) for name in names]
+
+
+async def test_the_list_says_how_fresh_the_mirror_is(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    alice = await local_user_signed_in(client, database, username="alice")
+    await add_sync_job(database, "acme", SyncState.succeeded, datetime(2026, 11, 27, 6, tzinfo=UTC))
+    await add_sync_job(database, "acme", SyncState.failed, datetime(2026, 11, 27, 7, tzinfo=UTC))
+    await add_sync_job(
+        database, "globex", SyncState.succeeded, datetime(2026, 11, 27, 8, tzinfo=UTC)
+    )
+
+    response = await client.get("/projects", headers=alice.headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["synced_through"] == "2026-11-27T06:00:00Z"
 
 
 async def test_managers_see_every_project_of_their_account_with_task_counts(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.connection.database import Database
-from app.models import Project, Task, TaskAssignee
+from app.models import Project, SyncJob, SyncState, Task, TaskAssignee
 
 _ace_ids = itertools.count(1000)
 
@@ -89,3 +89,20 @@ async def add_tasks(
         session.add_all(TaskAssignee(task_id=task.id, user_id=assignee) for task in tasks)
         await session.commit()
         return [task.id for task in tasks]
+
+
+async def add_sync_job(
+    database: Database, account_id: str, state: SyncState, started: datetime
+) -> None:
+    """A finished sync job of `account_id` (two minutes long)."""
+    async with database.session() as session:
+        session.add(
+            SyncJob(
+                account_id=account_id,
+                kind="incremental",
+                state=state,
+                started_at=started,
+                finished_at=started + timedelta(minutes=2),
+            )
+        )
+        await session.commit()

@@ -15,9 +15,9 @@ from sqlalchemy import update
 from app.connection.database import Database
 from app.dto.response import SuccessResponse
 from app.dto.task import TaskAssigneeRead, TaskPage, TaskRead
-from app.models import Project, RoleEnum, StatusType, Task, User
+from app.models import Project, RoleEnum, StatusType, SyncState, Task, User
 from tests.factories import SignedIn, create_user, local_user_signed_in
-from tests.tasks.seeding import add_project, add_task, add_tasks
+from tests.tasks.seeding import add_project, add_sync_job, add_task, add_tasks
 
 TODAY = datetime.now(UTC).date()
 
@@ -95,6 +95,31 @@ async def test_a_task_carries_its_project_assignees_ace_ids_and_freshness(
         ("bob", False, True),
     }
     assert {a["user_id"] for a in item["assignees"]} == {alice.user_id, bob.id}
+
+
+async def test_a_page_says_how_fresh_the_mirror_is(
+    client: httpx.AsyncClient, database: Database, alice: SignedIn
+) -> None:
+    """`synced_through` is the start of the account's latest successful sync, on full and
+    empty pages alike: failed jobs and other accounts' jobs do not count."""
+    project = await add_project(database)
+    await add_task(database, project, assignees=[alice.user_id], status="Open")
+
+    async def freshness(**params: Any) -> Any:
+        response = await _get(client, alice, alice.user_id, **params)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]["synced_through"]
+
+    assert await freshness() is None  # never synced
+    older = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+    latest = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    await add_sync_job(database, "acme", SyncState.succeeded, older)
+    await add_sync_job(database, "acme", SyncState.succeeded, latest)
+    await add_sync_job(database, "acme", SyncState.failed, latest + timedelta(hours=1))
+    await add_sync_job(database, "demo", SyncState.succeeded, latest + timedelta(hours=2))
+
+    assert await freshness() == "2026-11-27T06:00:00Z"
+    assert await freshness(status="No such status") == "2026-11-27T06:00:00Z"  # empty page
 
 
 async def test_no_secrets_in_the_response(
@@ -544,6 +569,7 @@ async def test_default_limit_offsets_and_the_last_page(
         "limit": 50,
         "offset": 500,
         "next_cursor": None,
+        "synced_through": None,
     }
 
     big = (await _get(client, alice, alice.user_id, limit=500)).json()["data"]
@@ -561,6 +587,7 @@ async def test_an_empty_list_is_a_page_not_a_404(
         "limit": 50,
         "offset": 0,
         "next_cursor": None,
+        "synced_through": None,
     }
 
 
