@@ -214,13 +214,20 @@ async def _sync(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
         ) as bar:
             task = bar.add_task(f"{job.kind} sync of {account_id}", total=None)
+            phases_seen: set[str] = set()
 
             async def progress(phase: str, counts: dict[str, dict[str, int]]) -> None:
                 done = ", ".join(
                     f"{entity} {sum(v for k, v in c.items() if k != 'deleted')}"
                     for entity, c in counts.items()
                 )
-                bar.update(task, description=f"{job.kind} sync of {account_id}: {phase} ({done})")
+                line = f"{job.kind} sync of {account_id}: {phase} ({done})"
+                bar.update(task, description=line)
+                # Off a terminal (a log, a pipe) the bar shows only its last state: there,
+                # each phase gets a line of its own as it starts.
+                if not bar.console.is_terminal and phase not in phases_seen:
+                    phases_seen.add(phase)
+                    bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
             return await sync_service.run_job(
                 job.id,

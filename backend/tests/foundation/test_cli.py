@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from app.cli import cli
 from app.config import get_settings
 from app.connection.database import Database
 from app.models import AuthSource, RoleEnum, SyncJob, SyncState, Task, User
+from app.services import sync_service
 from tests.conftest import TEST_SECRET
 
 runner = CliRunner()
@@ -92,6 +94,58 @@ def test_sync_mirrors_an_account_and_reports_counts(cli_env: str) -> None:
     jobs = _query(cli_env, select(SyncJob.state))
     assert jobs == [SyncState.succeeded]
     assert len(_query(cli_env, select(Task.id))) == 24
+
+
+def test_sync_progress_ends_on_done_and_reports_the_phases_in_order(cli_env: str) -> None:
+    result = runner.invoke(
+        cli,
+        ["sync", "--account-id", "demo", "--username", "admin"],
+        env={"ACE_PASSWORD": "demo-password"},
+    )
+    assert result.exit_code == 0, result.output
+    # Off a terminal each phase prints a line as it starts, then the bar its last state.
+    progress, summary = result.output.split("\nsync ", 1)
+    started = [
+        line.split(": ", 1)[1].split(" (")[0]
+        for line in progress.splitlines()
+        if line.startswith("full sync of demo: ")
+    ]
+    assert started[:-1] == [*sync_service.PHASES, "done"]
+    assert "full sync of demo: done (users 3, projects 4, tasks 24" in progress
+    lines = summary.splitlines()
+    assert lines[0].endswith(": succeeded (full)")
+    assert [line.split()[0] for line in lines[1:]] == list(sync_service.PHASES)
+
+
+def test_sync_refused_while_another_runs_exits_non_zero(cli_env: str) -> None:
+    async def add_running_job() -> None:
+        database = Database(get_settings())
+        try:
+            async with database.session() as session:
+                session.add(
+                    SyncJob(
+                        account_id="demo",
+                        kind="full",
+                        state=SyncState.running,
+                        counts={},
+                        errors=[],
+                        heartbeat_at=datetime.now(UTC),
+                    )
+                )
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    asyncio.run(add_running_job())
+    result = runner.invoke(
+        cli,
+        ["sync", "--account-id", "demo", "--username", "admin"],
+        env={"ACE_PASSWORD": "demo-password"},
+    )
+    assert result.exit_code == 1
+    assert "error: CONFLICT: A sync of this account is already queued or running" in result.output
+    assert _query(cli_env, select(SyncJob.state)) == [SyncState.running]
+    assert _query(cli_env, select(Task.id)) == []
 
 
 def test_sync_with_a_wrong_password_fails_cleanly(cli_env: str) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -47,17 +48,18 @@ def own_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-async def _env(
-    database_url: str, database: Database, sandbox: SandboxServer
+async def open_env(
+    database_url: str, database: Database, sandbox: SandboxServer, **overrides: Any
 ) -> AsyncIterator[SyncEnv]:
+    """The app on `database`, talking to `sandbox`; `overrides` change its settings."""
     # The demo data is dated in the past: mirror all of its time entries.
-    settings = make_settings(
-        database_url,
-        ace_api_url=sandbox.url,
-        sync_time_entries_days=800,
-        ace_max_retries=1,
-        ace_breaker_reset_seconds=0.3,
-    )
+    values: dict[str, Any] = {
+        "ace_api_url": sandbox.url,
+        "sync_time_entries_days": 800,
+        "ace_max_retries": 1,
+        "ace_breaker_reset_seconds": 0.3,
+    }
+    settings = make_settings(database_url, **(values | overrides))
     app = create_app_for(settings)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -75,7 +77,7 @@ def create_app_for(settings: Settings) -> FastAPI:
 async def env(
     database_url: str, database: Database, sandbox: SandboxServer
 ) -> AsyncIterator[SyncEnv]:
-    async for value in _env(database_url, database, sandbox):
+    async for value in open_env(database_url, database, sandbox):
         yield value
 
 
@@ -83,5 +85,5 @@ async def env(
 async def own_env(
     database_url: str, database: Database, own_sandbox: SandboxServer
 ) -> AsyncIterator[SyncEnv]:
-    async for value in _env(database_url, database, own_sandbox):
+    async for value in open_env(database_url, database, own_sandbox):
         yield value

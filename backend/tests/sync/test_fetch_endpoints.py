@@ -46,6 +46,27 @@ async def test_fetch_tasks_stores_what_the_caller_sees(env: SyncEnv) -> None:
     assert tasks == len(visible)
 
 
+async def test_fetch_tasks_twice_writes_nothing_the_second_time(env: SyncEnv) -> None:
+    headers = await env.sign_in("bob")
+    first = await env.client.post("/tasks/fetch-tasks", headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["data"]["counts"]["tasks"]["inserted"] > 0
+    async with env.database.session() as session:
+        stamps = list(await session.execute(select(Task.id, Task.updated_at, Task.synced_at)))
+
+    second = await env.client.post("/tasks/fetch-tasks", headers=headers)
+
+    assert second.status_code == 200, second.text
+    counts = second.json()["data"]["counts"]
+    assert {"projects", "tasks"} <= set(counts)
+    for entity, figures in counts.items():
+        assert figures["inserted"] == figures["updated"] == figures["deleted"] == 0, entity
+    assert counts["tasks"]["unchanged"] == first.json()["data"]["counts"]["tasks"]["inserted"]
+    async with env.database.session() as session:
+        again = list(await session.execute(select(Task.id, Task.updated_at, Task.synced_at)))
+    assert sorted(again) == sorted(stamps)
+
+
 async def test_expired_ace_session_is_401_not_500(env: SyncEnv) -> None:
     headers = await env.sign_in("alice")
     env.sandbox.app.expire_sessions("demo")

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from app.models import Project, SyncJob, SyncState, Task, TaskAssignee, TaskLog, User
@@ -62,17 +63,73 @@ async def test_mirrored_task_matches_upstream(env: SyncEnv) -> None:
     assert task.ace_modified_at.tzinfo is not None
 
 
+async def _mirror_snapshot(env: SyncEnv) -> dict[str, list[tuple[Any, ...]]]:
+    """Every mirrored row's identity and write stamps: a sync that writes nothing keeps them."""
+    async with env.database.session() as session:
+        return {
+            model.__tablename__: [
+                tuple(row)
+                for row in await session.execute(
+                    select(
+                        model.id,
+                        model.account_id,
+                        ace_id,
+                        model.updated_at,
+                        model.synced_at,
+                        model.deleted_at,
+                    ).order_by(model.id)
+                )
+            ]
+            for model, ace_id in (
+                (User, User.ace_user_id),
+                (Project, Project.ace_project_id),
+                (Task, Task.ace_task_id),
+            )
+        }
+
+
+def _assert_nothing_written(job: dict[str, Any], phases: tuple[str, ...]) -> None:
+    """The job succeeded, reports (at least) `phases`, and wrote nothing in any of them."""
+    assert job["state"] == "succeeded", job["errors"]
+    counts = job["counts"]
+    assert set(phases) <= set(counts) <= set(sync_service.PHASES), counts
+    for entity, figures in counts.items():
+        assert figures["inserted"] == figures["updated"] == figures["deleted"] == 0, entity
+
+
 async def test_second_sync_changes_nothing(env: SyncEnv) -> None:
+    headers = await env.sign_in("admin")
+    first = await env.run_sync(headers)
+    assert first["state"] == "succeeded"
+    before = await _mirror_snapshot(env)
+    assert all(before.values())
+
+    full_again = await env.run_sync(headers, kind="full")
+    _assert_nothing_written(full_again, sync_service.PHASES)
+    counts: Any = full_again["counts"]
+    assert counts["tasks"]["unchanged"] == len(_upstream(env).tasks)
+    assert await _mirror_snapshot(env) == before
+
+    again = await env.run_sync(headers, kind="incremental")
+    assert again["kind"] == "incremental"
+    # ACE lists no changed task: the tasks and assignees phases read nothing (and, see the
+    # xfail below, report nothing either).
+    _assert_nothing_written(again, ("users", "projects", "time_entries"))
+    assert await _mirror_snapshot(env) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sync_service.AccountSync only creates the 'tasks' tally when a page arrives "
+    "(_write_tasks) and the 'assignees' tally inside sync_assignees' batch loop, so an "
+    "incremental job that finds no changed task reports no 'tasks' and no 'assignees' counts "
+    "(users, projects and time_entries report zeros)",
+)
+async def test_an_incremental_job_reports_every_phase(env: SyncEnv) -> None:
     headers = await env.sign_in("admin")
     await env.run_sync(headers)
     again = await env.run_sync(headers, kind="incremental")
-    assert again["state"] == "succeeded"
-    assert again["kind"] == "incremental"
-    for entity, counts in again["counts"].items():  # type: ignore[attr-defined]
-        assert counts["inserted"] == counts["updated"] == counts["deleted"] == 0, entity
-    full_again = await env.run_sync(headers, kind="full")
-    for entity, counts in full_again["counts"].items():  # type: ignore[attr-defined]
-        assert counts["inserted"] == counts["updated"] == counts["deleted"] == 0, entity
+    _assert_nothing_written(again, sync_service.PHASES)
 
 
 async def test_incremental_sync_picks_up_upstream_changes(own_env: SyncEnv) -> None:
@@ -139,8 +196,10 @@ async def test_two_jobs_at_once_one_runs_the_other_conflicts(env: SyncEnv) -> No
     )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [202, 409, 409]
-    conflict = next(r for r in responses if r.status_code == 409).json()
-    assert conflict["error_code"] == "CONFLICT"
+    running = next(r for r in responses if r.status_code == 202).json()["data"]["id"]
+    for conflict in (r.json() for r in responses if r.status_code == 409):
+        assert conflict["error_code"] == "CONFLICT"
+        assert conflict["data"] == {"job_id": running}  # the job that holds the account
     await env.app.state.jobs.wait_idle()
     assert await _count(env, SyncJob) == 1
 
@@ -184,15 +243,28 @@ async def test_stale_job_is_failed_and_does_not_block(env: SyncEnv) -> None:
     job = await env.run_sync(headers)
     assert job["state"] == "succeeded"
     async with env.database.session() as session:
-        states = sorted(s.value for s in await session.scalars(select(SyncJob.state)))
-    assert states == ["failed", "succeeded"]
+        jobs = list(await session.scalars(select(SyncJob)))
+    assert sorted(j.state.value for j in jobs) == ["failed", "succeeded"]
+    [lost] = [j for j in jobs if j.state is SyncState.failed]
+    assert [e["code"] for e in lost.errors] == ["WORKER_LOST"]
+    assert lost.finished_at is not None
 
 
 async def test_member_cannot_start_a_sync(env: SyncEnv) -> None:
     headers = await env.sign_in("alice")
     response = await env.client.post("/sync/jobs", json={}, headers=headers)
     assert response.status_code == 403
+    assert response.json()["error_code"] == "FORBIDDEN"
     assert await _count(env, SyncJob) == 0
+
+
+async def test_member_cannot_read_a_sync_job(env: SyncEnv) -> None:
+    job = await env.run_sync(await env.sign_in("admin"))
+    alice = await env.sign_in("alice")
+    for path in (f"/sync/jobs/{job['id']}", "/sync/jobs"):
+        response = await env.client.get(path, headers=alice)
+        assert response.status_code == 403, path
+        assert response.json()["error_code"] == "FORBIDDEN"
 
 
 async def test_jobs_of_another_account_are_not_visible(env: SyncEnv) -> None:
@@ -200,6 +272,7 @@ async def test_jobs_of_another_account_are_not_visible(env: SyncEnv) -> None:
     carol = await env.sign_in("carol", "acme")
     response = await env.client.get(f"/sync/jobs/{job['id']}", headers=carol)
     assert response.status_code == 404
+    assert response.json()["error_code"] == "NOT_FOUND"
     listed = await env.client.get("/sync/jobs", headers=carol)
     assert listed.json()["data"]["items"] == []
 

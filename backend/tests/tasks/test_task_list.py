@@ -595,13 +595,24 @@ async def test_offset_then_cursor_continues_where_the_page_ended(
     client: httpx.AsyncClient, database: Database, alice: SignedIn
 ) -> None:
     project = await add_project(database)
-    await add_tasks(database, project, 7, assignee=alice.user_id)
-    first = (await _get(client, alice, alice.user_id, sort="-title", limit=3)).json()["data"]
+    await add_tasks(database, project, 8, assignee=alice.user_id)
+    by_offset = await _get(client, alice, alice.user_id, sort="-title", limit=3, offset=3)
+    first = by_offset.json()["data"]
+    assert [item["title"] for item in first["items"]] == ["t004", "t003", "t002"]
+    assert first["offset"] == 3
+    assert first["next_cursor"]
     second = await _get(
         client, alice, alice.user_id, sort="-title", limit=3, cursor=first["next_cursor"]
     )
-    titles = [item["title"] for item in second.json()["data"]["items"]]
-    assert titles == ["t003", "t002", "t001"]
+    assert second.status_code == 200, second.text
+    page = second.json()["data"]
+    assert [item["title"] for item in page["items"]] == ["t001", "t000"]
+    assert page["next_cursor"] is None
+    # One request cannot combine both.
+    both = await _get(
+        client, alice, alice.user_id, sort="-title", offset=3, cursor=first["next_cursor"]
+    )
+    _assert_validation_error(both, "offset")
 
 
 def _tamper(cursor: str) -> list[str]:
