@@ -865,7 +865,7 @@ class AceClient:
 
     def _parse_rows(self, model: type[RowT], rows: list[dict[str, Any]], fct: str) -> list[RowT]:
         try:
-            return [model.model_validate(row) for row in rows]
+            return model.validate_rows(rows)
         except ValidationError as exc:
             # The summary names fields and error kinds only, never the values (a login row
             # holds the GUID).

@@ -28,9 +28,19 @@ import math
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    computed_field,
+    model_validator,
+)
 
 _DOTNET_DATE = re.compile(r"^/?Date\((-?\d+)([+-]\d{4})?\)/?$")
 _NULL_STRINGS = frozenset({"", "null", "none"})
@@ -122,9 +132,9 @@ def _to_str(value: object) -> object:
 
 def _to_optional_str(value: object) -> object:
     """Like `_to_str`, but an empty or blank string means "no value"."""
-    if type(value) is str:
-        value = _to_str(value)
-        assert isinstance(value, str)
+    if type(value) is str:  # `_to_str`'s string case inlined: most fields of a row are these
+        if "\x00" in value:
+            value = value.replace("\x00", "")
         return value if value and not value.isspace() else None
     return _to_str(value)
 
@@ -138,33 +148,51 @@ def _dotnet_date(text: str) -> datetime | None:
     return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
 
 
+def _to_utc(parsed: datetime) -> datetime:
+    """A parsed `datetime`: naive is labelled UTC (see module doc), aware is converted."""
+    if parsed.tzinfo is None:
+        # The value of `parsed.replace(tzinfo=UTC)` at a third of its cost (Python 3.11).
+        return datetime.combine(parsed.date(), parsed.time(), UTC)
+    return parsed.astimezone(UTC)
+
+
 def parse_ace_datetime(value: object) -> datetime | None:
     """Parse any date-time shape ACE sends; naive values are labelled UTC (see module doc)."""
     if type(value) is str:
-        text = value.strip()
-        if text.lower() in _NULL_STRINGS:
-            return None
-        if "Date(" in text:
-            dotnet = _dotnet_date(text)
-            if dotnet is not None:
-                return dotnet
-        parsed = datetime.fromisoformat(text)
-    elif value is None:
+        try:
+            # ACE's usual shape, tried as sent: `fromisoformat` refuses surrounding blanks,
+            # null words and `/Date(ms)/`, which `_parse_datetime_text` then handles.
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return _parse_datetime_text(value)
+        return _to_utc(parsed)
+    if value is None:
         return None
-    elif isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    else:
-        raise ValueError("expected a date-time string")
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return _to_utc(datetime(value.year, value.month, value.day))
+    raise ValueError("expected a date-time string")
+
+
+def _parse_datetime_text(value: str) -> datetime | None:
+    text = value.strip()
+    if text.lower() in _NULL_STRINGS:
+        return None
+    if "Date(" in text:
+        dotnet = _dotnet_date(text)
+        if dotnet is not None:
+            return dotnet
+    return _to_utc(datetime.fromisoformat(text))
 
 
 def parse_ace_date(value: object) -> date | None:
     """Parse a calendar date; a date-time keeps the day ACE wrote (no zone shift)."""
     if type(value) is str:
+        try:
+            return datetime.fromisoformat(value).date()  # as in `parse_ace_datetime`
+        except ValueError:
+            pass
         text = value.strip()
         if text.lower() in _NULL_STRINGS:
             return None
@@ -243,15 +271,38 @@ class AceRow(BaseModel):
         if not isinstance(data, dict):
             return data
         try:
-            if "".join(data).isupper():  # the usual case: ACE's UPPER_SNAKE_CASE names
-                return data
-        except TypeError:
+            names_text = "".join(data)
+        except TypeError:  # a key that is not a string
             pass
+        else:
+            # The usual case, ACE's UPPER_SNAKE_CASE names: nothing to rename. ASCII names
+            # are checked with `upper()` and one compare, far cheaper than `isupper()`.
+            if names_text.isascii() and names_text.upper() == names_text:
+                return data
+            if names_text.isupper():
+                return data
         names = cls.model_fields
         return {
             key if (not isinstance(key, str) or key in names) else key.upper(): value
             for key, value in data.items()
         }
+
+    @classmethod
+    def validate_rows(cls, rows: list[Any]) -> list[Self]:
+        """`model_validate` of each row, in one call into pydantic for the whole list (a page
+        of a sync: cheaper than a call per row). A bad row raises the same error as its own
+        `model_validate`, so reports name its fields, not its place in the list."""
+        try:
+            return _rows_adapter(cls).validate_python(rows)
+        except ValidationError:
+            for row in rows:
+                cls.model_validate(row)
+            raise
+
+
+@cache
+def _rows_adapter(model: type[AceRow]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 class AceLogin(AceRow):

@@ -24,15 +24,16 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
-    # Keys of the rows inserted or updated (not reported in `as_dict`).
+    # Keys of the rows inserted or updated by one call (not reported in `as_dict`).
     written: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
 
     def add(self, other: UpsertCounts) -> UpsertCounts:
+        """Add the counts, not the keys: a running total (a sync phase's) would otherwise keep
+        a tuple per row written, for the garbage collector to trace in every full pass."""
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted += other.deleted
-        self.written.extend(other.written)
         return self
 
     __iadd__ = add

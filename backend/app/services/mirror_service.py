@@ -1,13 +1,15 @@
 """Writes what ACE returned into the mirror tables, set-based, with counts per entity.
 
-Every function takes ACE DTOs (app/ace/dto.py) for one account and upserts them keyed by
-(account, ACE id); unchanged rows are not touched. Deletions are mirrored by `tombstone_*`
+Every function takes ACE DTOs (app/ace/dto.py) for one account, tasks already turned into
+columns (`TaskBatch`), and upserts them keyed by (account, ACE id); unchanged rows are not
+touched. Deletions are mirrored by `tombstone_*`
 during a full pass: rows no longer returned by ACE get `deleted_at`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -181,49 +183,85 @@ async def mirror_projects(
     )
 
 
+@dataclass
+class TaskBatch:
+    """ACE tasks column by column (`ace_project_id` still ACE's), as `mirror_tasks` sends
+    them. A sync turns each page into one as soon as it arrives: its DTOs then die young,
+    where DTOs queued for a write lived long enough for the garbage collector's full passes
+    to trace them again and again."""
+
+    columns: dict[str, list[Any]]
+
+    @classmethod
+    def of(cls, tasks: Sequence[AceTask]) -> TaskBatch:
+        return cls(
+            {
+                "ace_task_id": [t.task_id for t in tasks],
+                "ace_project_id": [t.project_id for t in tasks],
+                "number": [_clip(t.number, 50) for t in tasks],
+                "title": [_clip(t.title, 500) for t in tasks],
+                "description": [t.description for t in tasks],
+                "status": [_clip(t.status_name, 100) for t in tasks],
+                "status_type": [_status_type(t) for t in tasks],
+                "priority": [_clip(t.priority, 100) for t in tasks],
+                "type": [_clip(t.type, 100) for t in tasks],
+                "group_name": [_clip(t.group, 255) for t in tasks],
+                "estimated_hours": [t.estimated_hours for t in tasks],
+                "actual_hours": [t.actual_hours for t in tasks],
+                "percent_done": [t.percent_done for t in tasks],
+                "expected_start": [t.expected_start for t in tasks],
+                "expected_end": [t.expected_end for t in tasks],
+                "actual_start": [t.actual_start for t in tasks],
+                "actual_end": [t.actual_end for t in tasks],
+                "ace_created_at": [_utc(t.created_at) for t in tasks],
+                "ace_modified_at": [_utc(t.modified_at) for t in tasks],
+            }
+        )
+
+    def __len__(self) -> int:
+        return len(self.columns["ace_task_id"])
+
+    @property
+    def task_ids(self) -> list[int]:
+        return self.columns["ace_task_id"]
+
+    @property
+    def project_ids(self) -> list[int]:
+        """ACE's project ids, one per task."""
+        return self.columns["ace_project_id"]
+
+    def extend(self, other: TaskBatch) -> None:
+        for name, values in self.columns.items():
+            values.extend(other.columns[name])
+
+    def take(self, indexes: list[int]) -> TaskBatch:
+        return TaskBatch({name: [col[i] for i in indexes] for name, col in self.columns.items()})
+
+
 async def mirror_tasks(
     session: AsyncSession,
     *,
     account_id: str,
-    tasks: Sequence[AceTask],
+    tasks: TaskBatch,
     project_ids: dict[int, int],
     now: datetime,
-) -> tuple[UpsertCounts, list[AceTask]]:
-    """Upsert tasks; returns the counts and the tasks skipped because their project is not
-    mirrored (ACE listed a task of a project it did not list)."""
-    kept: list[AceTask] = []
-    skipped: list[AceTask] = []
-    project_of: list[int] = []
-    for t in _unique(tasks, lambda t: t.task_id):
-        project_id = project_ids.get(t.project_id)
-        if project_id is None:
-            skipped.append(t)
-        else:
-            kept.append(t)
-            project_of.append(project_id)
+) -> tuple[UpsertCounts, int]:
+    """Upsert tasks; returns the counts and how many tasks were skipped because their project
+    is not mirrored (ACE listed a task of a project it did not list)."""
+    # The last row per ACE id (ACE may repeat a row; an upsert must see each key once), in
+    # the order of first appearance, as `_unique` keeps it.
+    last = {task_id: index for index, task_id in enumerate(tasks.task_ids)}
+    project_of = [project_ids.get(p) for p in tasks.project_ids]
+    kept = [i for i in last.values() if project_of[i] is not None]
+    if len(kept) != len(tasks):
+        tasks = tasks.take(kept)
+        project_of = [project_of[i] for i in kept]
     count = len(kept)
-    # Column by column, straight from the DTOs (the hot path of a sync: no dict per row).
     columns: dict[str, list[Any]] = {
         "account_id": [account_id] * count,
-        "ace_task_id": [t.task_id for t in kept],
+        "ace_task_id": tasks.task_ids,
         "project_id": project_of,
-        "number": [_clip(t.number, 50) for t in kept],
-        "title": [_clip(t.title, 500) for t in kept],
-        "description": [t.description for t in kept],
-        "status": [_clip(t.status_name, 100) for t in kept],
-        "status_type": [_status_type(t) for t in kept],
-        "priority": [_clip(t.priority, 100) for t in kept],
-        "type": [_clip(t.type, 100) for t in kept],
-        "group_name": [_clip(t.group, 255) for t in kept],
-        "estimated_hours": [t.estimated_hours for t in kept],
-        "actual_hours": [t.actual_hours for t in kept],
-        "percent_done": [t.percent_done for t in kept],
-        "expected_start": [t.expected_start for t in kept],
-        "expected_end": [t.expected_end for t in kept],
-        "actual_start": [t.actual_start for t in kept],
-        "actual_end": [t.actual_end for t in kept],
-        "ace_created_at": [_utc(t.created_at) for t in kept],
-        "ace_modified_at": [_utc(t.modified_at) for t in kept],
+        **{name: values for name, values in tasks.columns.items() if name != "ace_project_id"},
         "deleted_at": [None] * count,
         "synced_at": [now] * count,
         "created_at": [now] * count,
@@ -237,7 +275,7 @@ async def mirror_tasks(
         compare=_TASK_FIELDS,
         touch=("synced_at", "updated_at"),
     )
-    return counts, skipped
+    return counts, len(last) - count
 
 
 def _status_type(task: AceTask) -> str | None:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ace.client import AceClient
-from app.ace.dto import AceAssignee, AceTask, AceTimeEntry
+from app.ace.dto import AceAssignee, AceTimeEntry
 from app.ace.errors import AceRequestRefusedError
 from app.config import Settings
 from app.connection import dialect, locks
@@ -41,6 +41,7 @@ from app.models.base import utcnow
 from app.services import mirror_service
 from app.services.bulk_upsert import UpsertCounts
 from app.services.job_runner import JobRunner
+from app.services.mirror_service import TaskBatch
 
 log = logging.getLogger(__name__)
 
@@ -461,26 +462,28 @@ class AccountSync:
         project_ids: dict[int, int] = await self.write(
             lambda s: mirror_service.project_ids_by_ace_id(s, account_id=self.account_id)
         )
-        pages: asyncio.Queue[list[AceTask] | None] = asyncio.Queue(maxsize=4)
+        pages: asyncio.Queue[TaskBatch | None] = asyncio.Queue(maxsize=4)
 
         async def fetch() -> None:
             try:
                 async for page in self.ace.iter_task_pages(
                     self.creds.guid, modified_since=self.plan.modified_since
                 ):
-                    await pages.put(page)
+                    await pages.put(TaskBatch.of(page))  # the DTOs die here (see TaskBatch)
             finally:
                 await pages.put(None)
 
         fetcher = asyncio.create_task(fetch())
         try:
-            while (page := await _drain(pages, TASKS_PER_WRITE)) is not None:
-                written = await self._write_tasks(page, project_ids)
-                seen.update(t.task_id for t in page)
+            while (batch := await _drain(pages, TASKS_PER_WRITE)) is not None:
+                written = await self._write_tasks(batch, project_ids)
+                seen.update(batch.task_ids)
                 # Assignees are refreshed where tasks changed: ACE bumps a task's modified
                 # date when its assignees change (the full pass catches the rest).
                 self.tally.changed_projects.update(
-                    t.project_id for t in page if t.task_id in written
+                    project_id
+                    for task_id, project_id in zip(batch.task_ids, batch.project_ids, strict=True)
+                    if task_id in written
                 )
                 await self._heartbeat("tasks")
             await fetcher  # re-raises a fetch failure
@@ -495,13 +498,13 @@ class AccountSync:
             )
             self.tally.of("tasks").deleted += deleted
 
-    async def _write_tasks(self, page: list[AceTask], project_ids: dict[int, int]) -> set[int]:
-        """Upsert one page; returns the ACE ids of the tasks inserted or updated."""
+    async def _write_tasks(self, batch: TaskBatch, project_ids: dict[int, int]) -> set[int]:
+        """Upsert one batch; returns the ACE ids of the tasks inserted or updated."""
         now = utcnow()
 
         async def work(session: AsyncSession) -> set[int]:
             counts, skipped = await mirror_service.mirror_tasks(
-                session, account_id=self.account_id, tasks=page, project_ids=project_ids, now=now
+                session, account_id=self.account_id, tasks=batch, project_ids=project_ids, now=now
             )
             self.tally.of("tasks").add(counts)
             if skipped:
@@ -509,7 +512,7 @@ class AccountSync:
                     {
                         "phase": "tasks",
                         "code": "SKIPPED",
-                        "message": f"{len(skipped)} tasks of projects not mirrored",
+                        "message": f"{skipped} tasks of projects not mirrored",
                     }
                 )
             return {ace_task_id for _, ace_task_id in counts.written}
@@ -608,7 +611,7 @@ class AccountSync:
         return tasks, users
 
 
-async def _drain(pages: asyncio.Queue[list[AceTask] | None], most: int) -> list[AceTask] | None:
+async def _drain(pages: asyncio.Queue[TaskBatch | None], most: int) -> TaskBatch | None:
     """The next page joined with the pages already waiting (up to `most` tasks), so writes
     catch up in fewer, larger statements; None once the fetcher is done."""
     batch = await pages.get()
@@ -619,7 +622,7 @@ async def _drain(pages: asyncio.Queue[list[AceTask] | None], most: int) -> list[
         if more is None:
             pages.put_nowait(None)  # let the next call see the end
             break
-        batch = batch + more
+        batch.extend(more)
     return batch
 
 
