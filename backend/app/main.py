@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from app.logging_config import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.request_context import REQUEST_ID_HEADER
 from app.routes import api_router
+from app.runtime import settle_garbage_collector
 from app.services import rate_limit_service, sync_scheduler
 from app.services.job_runner import JobRunner
 from app.services.rate_limit_service import AuthRateLimiter
@@ -35,21 +35,6 @@ def _version() -> str:
         return version("acehub")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0.0.0"
-
-
-def settle_garbage_collector() -> None:
-    """Move everything alive after start-up (modules, the app, SQLAlchemy's metadata) out of
-    the cyclic collector's reach: its full collections then walk only what requests allocate,
-    instead of pausing a worker for tens of milliseconds every few hundred requests (p99 of
-    `GET /tasks/{user_id}` 200 → 75 ms under load). Frozen objects are still freed when their
-    last reference goes; only for a server process, where start-up state lives as long.
-
-    Young collections start after 20,000 new objects instead of 700: a page of tasks alone
-    allocates a few hundred, and scanning them every other request cost 5 % of a worker's CPU.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

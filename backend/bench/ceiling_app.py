@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.dependencies.auth_dependencies import CALLER_STATEMENT
-from app.main import settle_garbage_collector
+from app.runtime import settle_garbage_collector
 from app.services import task_service
 
 Scope = MutableMapping[str, Any]

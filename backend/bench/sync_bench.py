@@ -26,6 +26,7 @@ from app.config import Settings
 from app.connection import migrations
 from app.connection.database import Database
 from app.models import SyncState
+from app.runtime import settle_garbage_collector
 from app.services import sync_service, user_services
 from bench.common import bench_database_url, recreate_database, report, sandbox_process
 
@@ -126,6 +127,7 @@ async def main(tasks: int, as_json: bool) -> dict[str, Any]:
             app_env="test",
         )
         bare_rate, bare_rows = await bare_paging_rate(ace_url, settings.ace_page_size)
+        settle_garbage_collector()  # as a server worker does at start-up (jobs run there)
         job, marks, cpu_marks = await run_sync(settings, "full")
         assert job.state is SyncState.succeeded, job.errors
         second, second_marks, _ = await run_sync(settings, "incremental")

@@ -69,6 +69,7 @@ from app.ace.dto import (
     AcePublicSettings,
     AceRow,
     AceTask,
+    AceTaskRef,
     AceTaskStatus,
     AceTimeEntry,
     AceUser,
@@ -501,18 +502,31 @@ class AceClient:
         `modified_since` filters `DATE_TASK_MODIFIED` on or after that day (operator 3);
         pass the last successful sync date minus a day (ace-api.md §6.1).
         """
-        params: dict[str, object] = {
-            "filterassigneduserid": assigned_user_id,
-            "projectid": project_id,
-            "sortorder": "TASK_ID",
-        }
-        if modified_since is not None:
-            params |= {
-                "filterfirstdate": "DATE_TASK_MODIFIED",
-                "filterfirstdateoperator": DATE_OPERATOR_ON_OR_AFTER,
-                "filterfirstdatevalue": modified_since,
-            }
+        params = _task_filters(
+            assigned_user_id=assigned_user_id,
+            project_id=project_id,
+            modified_since=modified_since,
+        )
         return self._iter_pages("gettasks", guid, params, AceTask, _task_key)
+
+    async def get_task_ids(
+        self,
+        guid: str,
+        *,
+        assigned_user_id: int | None = None,
+        reviewer_user_id: int | None = None,
+        modified_since: date | None = None,
+    ) -> set[int]:
+        """The ids of the tasks `gettasks` lists with these filters, all pages: the tasks a
+        user is assignee (`filterassigneduserid`) or reviewer (`filterrevieweruserid`) of,
+        which is how ACE tells who works on what (ace-api.md §6.4)."""
+        params = _task_filters(
+            assigned_user_id=assigned_user_id,
+            reviewer_user_id=reviewer_user_id,
+            modified_since=modified_since,
+        )
+        pages = self._iter_pages("gettasks", guid, params, AceTaskRef, _task_key)
+        return {task.task_id async for page in pages for task in page}
 
     async def get_tasks(
         self,
@@ -906,5 +920,27 @@ def _project_key(project: AceProject) -> Hashable:
     return project.project_id
 
 
-def _task_key(task: AceTask) -> Hashable:
+def _task_key(task: AceTask | AceTaskRef) -> Hashable:
     return task.task_id
+
+
+def _task_filters(
+    *,
+    assigned_user_id: int | None = None,
+    reviewer_user_id: int | None = None,
+    project_id: int | None = None,
+    modified_since: date | None = None,
+) -> dict[str, object]:
+    params: dict[str, object] = {
+        "filterassigneduserid": assigned_user_id,
+        "filterrevieweruserid": reviewer_user_id,
+        "projectid": project_id,
+        "sortorder": "TASK_ID",
+    }
+    if modified_since is not None:
+        params |= {
+            "filterfirstdate": "DATE_TASK_MODIFIED",
+            "filterfirstdateoperator": DATE_OPERATOR_ON_OR_AFTER,
+            "filterfirstdatevalue": modified_since,
+        }
+    return params

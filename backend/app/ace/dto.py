@@ -396,6 +396,13 @@ class AceProject(AceRow):
     modified_at: OptDateTime = Field(default=None, alias="DATE_MODIFIED")
 
 
+class AceTaskRef(AceRow):
+    """A `gettasks` row read for its id only: the assignee pass lists the tasks of each user
+    (ace-api.md §6.4) and needs nothing else of them."""
+
+    task_id: AceInt = Field(alias="TASK_ID")
+
+
 class AceTask(AceRow):
     """A `gettasks` row. `title` is ACE's `TASK_RESUME`; `assigned` is its display string.
 

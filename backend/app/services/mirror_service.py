@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, and_, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ace.dto import AceAssignee, AceProject, AceTask, AceTimeEntry, AceUser
+from app.ace.dto import AceProject, AceTask, AceTimeEntry, AceUser
 from app.models import (
     AuthSource,
     Project,
@@ -123,30 +123,6 @@ async def mirror_users(
             .values(is_active=False, updated_at=now)
         )
     return counts
-
-
-async def ensure_users(
-    session: AsyncSession, *, account_id: str, assignees: Iterable[AceAssignee], now: datetime
-) -> dict[int, int]:
-    """Placeholder users for assignees not mirrored yet (e.g. a user list ACE did not show);
-    returns {ACE user id: acehub user id} of the account."""
-    known = await user_ids(session, account_id=account_id)
-    missing = {a.user_id: a for a in assignees if a.user_id not in known}
-    if not missing:
-        return known
-    placeholders = [
-        AceUser.model_validate(
-            {
-                "USER_ID": a.user_id,
-                "USERNAME": a.username or f"ace-user-{a.user_id}",
-                "FIRST_NAME": a.first_name,
-                "LAST_NAME": a.last_name,
-            }
-        )
-        for a in missing.values()
-    ]
-    await mirror_users(session, account_id=account_id, users=placeholders, now=now)
-    return await user_ids(session, account_id=account_id)
 
 
 async def mirror_projects(
@@ -283,65 +259,65 @@ def _status_type(task: AceTask) -> str | None:
     return status_type.value if status_type else None
 
 
-async def replace_assignees(
+async def mirror_user_assignments(
     session: AsyncSession,
     *,
+    found: Mapping[int, tuple[set[int], set[int]]],
     tasks: Mapping[int, int],
-    users: Mapping[int, int],
-    assignees: Sequence[AceAssignee],
+    scope: set[int],
     now: datetime,
 ) -> UpsertCounts:
-    """Make the assignees of `tasks` ({ACE task id: acehub task id}) exactly `assignees`
-    (ACE rows), mapping ACE user ids through `users`: upsert those, delete the others."""
-    if not tasks:
-        return UpsertCounts()
+    """Make the assignments of the users in `found` ({acehub user id: (ACE ids of the tasks
+    ACE lists them as assignee of, as reviewer of)}) to the tasks in `scope` (acehub ids)
+    exactly what ACE listed: upsert those, delete the others. ACE task ids map through
+    `tasks`; unknown ones are skipped. Assigned hours are not in ACE's task lists: a new row
+    has none, an existing row keeps its own."""
     wanted: dict[tuple[int, int], dict[str, Any]] = {}
-    for a in assignees:
-        task_id = tasks.get(a.task_id) if a.task_id is not None else None
-        user_id = users.get(a.user_id)
-        if task_id is None or user_id is None:
-            continue
-        wanted[(task_id, user_id)] = {
-            "task_id": task_id,
-            "user_id": user_id,
-            "is_assignee": a.is_assignee,
-            "is_reviewer": a.is_reviewer,
-            "assigned_hours": a.assigned_hours,
-            "synced_at": now,
-        }
+    for user_id, (assigned, reviewing) in found.items():
+        for ace_task_id in assigned | reviewing:
+            task_id = tasks.get(ace_task_id)
+            if task_id is not None:
+                wanted[(task_id, user_id)] = {
+                    "task_id": task_id,
+                    "user_id": user_id,
+                    "is_assignee": ace_task_id in assigned,
+                    "is_reviewer": ace_task_id in reviewing,
+                    "synced_at": now,
+                }
     counts = await bulk_upsert(
         session,
         ASSIGNEES,
         list(wanted.values()),
         keys=("task_id", "user_id"),
-        compare=("is_assignee", "is_reviewer", "assigned_hours"),
+        compare=("is_assignee", "is_reviewer"),
         touch=("synced_at",),
     )
-    counts.deleted = await _delete_other_assignees(session, set(tasks.values()), set(wanted))
+    counts.deleted = await _delete_other_assignments(
+        session, users=list(found), scope=scope, keep=set(wanted)
+    )
     return counts
 
 
-async def _delete_other_assignees(
-    session: AsyncSession, scope: set[int], keep: set[tuple[int, int]]
+async def _delete_other_assignments(
+    session: AsyncSession, *, users: list[int], scope: set[int], keep: set[tuple[int, int]]
 ) -> int:
+    """Delete the assignments of `users` to tasks in `scope` that are not in `keep`."""
+    current = await session.execute(
+        select(TaskAssignee.task_id, TaskAssignee.user_id).where(TaskAssignee.user_id.in_(users))
+    )
+    gone = [
+        (task_id, user_id)
+        for task_id, user_id in current.all()
+        if task_id in scope and (task_id, user_id) not in keep
+    ]
     deleted = 0
-    ordered = sorted(scope)
-    for start in range(0, len(ordered), 5000):
-        chunk = ordered[start : start + 5000]
-        current = await session.execute(
-            select(TaskAssignee.task_id, TaskAssignee.user_id).where(
-                TaskAssignee.task_id.in_(chunk)
+    for offset in range(0, len(gone), 5000):
+        result = await session.execute(
+            delete(TaskAssignee).where(
+                tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(gone[offset : offset + 5000])
             )
         )
-        gone = [tuple(row) for row in current.all() if tuple(row) not in keep]
-        for offset in range(0, len(gone), 5000):
-            part = gone[offset : offset + 5000]
-            result = await session.execute(
-                delete(TaskAssignee).where(
-                    tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(part)
-                )
-            )
-            deleted += int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += int(result.rowcount)  # type: ignore[attr-defined]
     return deleted
 
 
@@ -462,23 +438,18 @@ async def task_ids_by_ace_id(session: AsyncSession, *, account_id: str) -> dict[
     return {row[0]: row[1] for row in rows}
 
 
-async def tasks_of_projects(
-    session: AsyncSession, *, account_id: str, ace_project_ids: Iterable[int]
-) -> dict[int, int]:
-    """{ACE task id: acehub task id} of the tasks of the given projects."""
-    wanted = list(set(ace_project_ids))
-    found: dict[int, int] = {}
-    for start in range(0, len(wanted), 5000):
-        rows = await session.execute(
-            select(Task.ace_task_id, Task.id)
-            .join(Project, Task.project_id == Project.id)
-            .where(
-                Project.account_id == account_id,
-                Project.ace_project_id.in_(wanted[start : start + 5000]),
-            )
+async def live_ace_user_ids(session: AsyncSession, *, account_id: str) -> dict[int, int]:
+    """{ACE user id: acehub user id} of the account's ACE users not deleted upstream."""
+    rows = await session.execute(
+        select(User.ace_user_id, User.id)
+        .where(
+            User.account_id == account_id,
+            User.ace_user_id.is_not(None),
+            User.deleted_at.is_(None),
         )
-        found.update({row[0]: row[1] for row in rows})
-    return found
+        .order_by(User.ace_user_id)
+    )
+    return {ace_id: row_id for ace_id, row_id in rows.all() if ace_id is not None}
 
 
 async def user_ids(session: AsyncSession, *, account_id: str) -> dict[int, int]:

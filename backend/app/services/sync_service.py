@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ace.client import AceClient
-from app.ace.dto import AceAssignee, AceTimeEntry
+from app.ace.dto import AceTimeEntry
 from app.ace.errors import AceRequestRefusedError
 from app.config import Settings
 from app.connection import dialect, locks
@@ -49,7 +49,7 @@ T = TypeVar("T")
 SyncKind = Literal["full", "incremental"]
 RequestedKind = Literal["auto", "full", "incremental"]
 PHASES = ("users", "projects", "tasks", "assignees", "time_entries")
-ASSIGNEE_PROJECTS_PER_COMMIT = 50
+ASSIGNEE_USERS_PER_COMMIT = 25
 TASKS_PER_WRITE = 2000
 PROGRESS_EVERY_SECONDS = 1.0
 # Concurrent ACE calls of one sync (ace-api.md §7: one at a time per account, at most two).
@@ -80,7 +80,8 @@ class SyncPlan:
 class SyncTally:
     counts: dict[str, UpsertCounts] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)
-    changed_projects: set[int] = field(default_factory=set)
+    # ACE ids of the tasks the tasks phase read: whose assignees the assignees phase mirrors.
+    seen_tasks: set[int] = field(default_factory=set)
 
     def of(self, entity: str) -> UpsertCounts:
         return self.counts.setdefault(entity, UpsertCounts())
@@ -458,7 +459,8 @@ class AccountSync:
 
     async def sync_tasks(self) -> None:
         """Pages of tasks, fetched while the previous page is written (a two-page queue)."""
-        seen: set[int] = set()
+        self.tally.of("tasks")
+        seen = self.tally.seen_tasks
         project_ids: dict[int, int] = await self.write(
             lambda s: mirror_service.project_ids_by_ace_id(s, account_id=self.account_id)
         )
@@ -476,15 +478,8 @@ class AccountSync:
         fetcher = asyncio.create_task(fetch())
         try:
             while (batch := await _drain(pages, TASKS_PER_WRITE)) is not None:
-                written = await self._write_tasks(batch, project_ids)
+                await self._write_tasks(batch, project_ids)
                 seen.update(batch.task_ids)
-                # Assignees are refreshed where tasks changed: ACE bumps a task's modified
-                # date when its assignees change (the full pass catches the rest).
-                self.tally.changed_projects.update(
-                    project_id
-                    for task_id, project_id in zip(batch.task_ids, batch.project_ids, strict=True)
-                    if task_id in written
-                )
                 await self._heartbeat("tasks")
             await fetcher  # re-raises a fetch failure
         finally:
@@ -498,11 +493,10 @@ class AccountSync:
             )
             self.tally.of("tasks").deleted += deleted
 
-    async def _write_tasks(self, batch: TaskBatch, project_ids: dict[int, int]) -> set[int]:
-        """Upsert one batch; returns the ACE ids of the tasks inserted or updated."""
+    async def _write_tasks(self, batch: TaskBatch, project_ids: dict[int, int]) -> None:
         now = utcnow()
 
-        async def work(session: AsyncSession) -> set[int]:
+        async def work(session: AsyncSession) -> None:
             counts, skipped = await mirror_service.mirror_tasks(
                 session, account_id=self.account_id, tasks=batch, project_ids=project_ids, now=now
             )
@@ -515,46 +509,57 @@ class AccountSync:
                         "message": f"{skipped} tasks of projects not mirrored",
                     }
                 )
-            return {ace_task_id for _, ace_task_id in counts.written}
 
-        written: set[int] = await self.write(work)
-        return written
+        await self.write(work)
 
     async def sync_assignees(self) -> None:
-        """Assignees per project (`getassigneduserlist`), a few ACE calls at a time."""
-        if self.plan.kind == "full":
-            projects = await self.write(lambda s: _live_ace_project_ids(s, self.account_id))
-        else:
-            projects = sorted(self.tally.changed_projects)
+        """Who works on the tasks the tasks phase read, as ace-api.md §6.4 advises: for each
+        ACE user of the account, the tasks `gettasks` lists with `filterassigneduserid` and
+        with `filterrevieweruserid` (on an incremental run only those modified since the
+        plan's date), a few ACE calls at a time. Each user's assignments to the tasks read
+        become exactly those; assignments to tasks this run did not read stay as they are.
+
+        An incremental run relies on ACE moving a task's modified date when its assignees
+        change (the sandbox does; ACE's documentation is silent): the periodic full pass
+        catches any change it does not."""
+        counts = self.tally.of("assignees")
+        if not self.tally.seen_tasks:
+            return  # nothing changed upstream: no assignee changed either
+        users, tasks = await self.write(self._assignee_maps)
+        scope = {tasks[t] for t in self.tally.seen_tasks if t in tasks}
         limit = asyncio.Semaphore(ACE_CONCURRENCY)
 
-        async def assignees_of(ace_project_id: int) -> list[AceAssignee]:
+        async def task_ids(**user_filter: int) -> set[int]:
             async with limit:
-                return await self.ace.get_assignees(self.creds.guid, project_id=ace_project_id)
+                return await self.ace.get_task_ids(
+                    self.creds.guid, modified_since=self.plan.modified_since, **user_filter
+                )
 
-        for start in range(0, len(projects), ASSIGNEE_PROJECTS_PER_COMMIT):
-            batch = projects[start : start + ASSIGNEE_PROJECTS_PER_COMMIT]
-            fetched = list(await asyncio.gather(*(assignees_of(p) for p in batch)))
-            await self.write(partial(self._write_assignees, batch=batch, fetched=fetched))
+        async def tasks_of(ace_user_id: int) -> tuple[set[int], set[int]]:
+            assigned, reviewing = await asyncio.gather(
+                task_ids(assigned_user_id=ace_user_id), task_ids(reviewer_user_id=ace_user_id)
+            )
+            return assigned, reviewing
+
+        ace_user_ids = list(users)
+        for start in range(0, len(ace_user_ids), ASSIGNEE_USERS_PER_COMMIT):
+            batch = ace_user_ids[start : start + ASSIGNEE_USERS_PER_COMMIT]
+            fetched = await asyncio.gather(*(tasks_of(u) for u in batch))
+            found = {users[u]: lists for u, lists in zip(batch, fetched, strict=True)}
+            write = partial(
+                mirror_service.mirror_user_assignments,
+                found=found,
+                tasks=tasks,
+                scope=scope,
+                now=utcnow(),
+            )
+            counts.add(await self.write(write))
             await self._heartbeat("assignees")
 
-    async def _write_assignees(
-        self, session: AsyncSession, *, batch: list[int], fetched: list[list[AceAssignee]]
-    ) -> None:
-        now = utcnow()
-        everyone = [row for rows in fetched for row in rows]
-        users = await mirror_service.ensure_users(
-            session, account_id=self.account_id, assignees=everyone, now=now
-        )
-        tasks = await mirror_service.tasks_of_projects(
-            session, account_id=self.account_id, ace_project_ids=batch
-        )
-        # One replacement for the whole batch: a project's assignee list covers its tasks.
-        self.tally.of("assignees").add(
-            await mirror_service.replace_assignees(
-                session, tasks=tasks, users=users, assignees=everyone, now=now
-            )
-        )
+    async def _assignee_maps(self, session: AsyncSession) -> tuple[dict[int, int], dict[int, int]]:
+        users = await mirror_service.live_ace_user_ids(session, account_id=self.account_id)
+        tasks = await mirror_service.task_ids_by_ace_id(session, account_id=self.account_id)
+        return users, tasks
 
     async def sync_time_entries(self) -> None:
         seen: set[tuple[int, date]] = set()
@@ -626,15 +631,6 @@ async def _drain(pages: asyncio.Queue[TaskBatch | None], most: int) -> TaskBatch
     return batch
 
 
-async def _live_ace_project_ids(session: AsyncSession, account_id: str) -> list[int]:
-    rows = await session.scalars(
-        select(Project.ace_project_id)
-        .where(Project.account_id == account_id, Project.deleted_at.is_(None))
-        .order_by(Project.ace_project_id)
-    )
-    return list(rows)
-
-
 async def credentials_for(ace: AceClient, *, guid: str, ace_user_id: int | None) -> SyncCredentials:
     """The session's credentials, with whether its user is an ACE administrator."""
     is_admin = False
@@ -695,12 +691,14 @@ async def fetch_tasks(
     creds: SyncCredentials,
     account_id: str,
 ) -> dict[str, dict[str, int]]:
-    """`POST /tasks/fetch-tasks`: the caller's visible tasks (modified since the account's
-    last watermark minus the overlap) and the assignees of their projects, upserted."""
+    """`POST /tasks/fetch-tasks`: the users and projects the caller sees, the caller's
+    visible tasks (modified since the account's last watermark minus the overlap) and their
+    assignees, upserted."""
     async with database.session() as session:
         watermark = await last_watermark(session, account_id=account_id)
     since = watermark.date() - timedelta(days=settings.sync_overlap_days) if watermark else None
     sync = _request_sync(database, ace=ace, creds=creds, account_id=account_id, since=since)
+    await sync.sync_users()  # the people assignees are linked to
     await sync.sync_projects()
     await sync.sync_tasks()
     await sync.sync_assignees()

@@ -349,6 +349,33 @@ async def test_assignees(client: AceClient, ace: SandboxServer, admin_guid: str)
         await client.get_assignees(admin_guid)
 
 
+async def test_task_ids_of_a_user_as_assignee_and_as_reviewer(
+    client: AceClient, ace: SandboxServer, admin_guid: str
+) -> None:
+    """The assignee pass of a sync (ace-api.md §6.4): all pages, each id once."""
+    account = ace.store["demo"]
+    client = client.with_config(page_size=2)  # several pages per user
+    for user_id in account.users:
+        expected_assigned = {
+            tid
+            for tid, by_user in account.assignments.items()
+            if by_user.get(user_id) and by_user[user_id].is_assignee
+        }
+        expected_reviewing = {
+            tid
+            for tid, by_user in account.assignments.items()
+            if by_user.get(user_id) and by_user[user_id].is_reviewer
+        }
+        assert await client.get_task_ids(admin_guid, assigned_user_id=user_id) == expected_assigned
+        reviewing = await client.get_task_ids(admin_guid, reviewer_user_id=user_id)
+        assert reviewing == expected_reviewing
+    assert any(a.is_reviewer for by_user in account.assignments.values() for a in by_user.values())
+    recent = await client.get_task_ids(
+        admin_guid, assigned_user_id=next(iter(account.users)), modified_since=date(2100, 1, 1)
+    )
+    assert recent == set()
+
+
 async def test_task_statuses(client: AceClient, admin_guid: str) -> None:
     statuses = await client.get_task_statuses(admin_guid)
     assert {s.status_type for s in statuses} == set(AceStatusType)

@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select, update
 
 from app.models import Project, SyncJob, SyncState, Task, TaskAssignee, TaskLog, User
@@ -112,19 +111,11 @@ async def test_second_sync_changes_nothing(env: SyncEnv) -> None:
 
     again = await env.run_sync(headers, kind="incremental")
     assert again["kind"] == "incremental"
-    # ACE lists no changed task: the tasks and assignees phases read nothing (and, see the
-    # xfail below, report nothing either).
-    _assert_nothing_written(again, ("users", "projects", "time_entries"))
+    # ACE lists no changed task: the tasks and assignees phases read nothing.
+    _assert_nothing_written(again, sync_service.PHASES)
     assert await _mirror_snapshot(env) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync_service.AccountSync only creates the 'tasks' tally when a page arrives "
-    "(_write_tasks) and the 'assignees' tally inside sync_assignees' batch loop, so an "
-    "incremental job that finds no changed task reports no 'tasks' and no 'assignees' counts "
-    "(users, projects and time_entries report zeros)",
-)
 async def test_an_incremental_job_reports_every_phase(env: SyncEnv) -> None:
     headers = await env.sign_in("admin")
     await env.run_sync(headers)
@@ -209,11 +200,11 @@ async def test_ace_failure_mid_sync_fails_the_job_and_keeps_data_consistent(
 ) -> None:
     env = own_env
     headers = await env.sign_in("admin")
-    env.sandbox.faults.set(error_rate=1.0, fcts=["getassigneduserlist"])
+    env.sandbox.faults.set(error_rate=1.0, fcts=["gettimereport"])
     job = await env.run_sync(headers)
     assert job["state"] == "failed"
     errors: Any = job["errors"]
-    assert errors[-1]["phase"] == "assignees"
+    assert errors[-1]["phase"] == "time_entries"
     assert errors[-1]["code"] == "ACE_UNAVAILABLE"
     # The phases before the failure were committed whole; the watermark did not move.
     assert await _count(env, Task) == len(_upstream(env).tasks)
