@@ -150,6 +150,11 @@ async def main(tasks: int, as_json: bool) -> dict[str, Any]:
             phase: round(marks[nxt] - marks[phase], 2) for phase, nxt in itertools.pairwise(phases)
         },
         "unchanged_sync_seconds": round(second_marks["end"] - second_marks["start"], 2),
+        "unchanged_phase_seconds": {
+            phase: round(second_marks[nxt] - second_marks[phase], 2)
+            for phase, nxt in itertools.pairwise(phases)
+        },
+        "unchanged_counts": second.counts,
         "target_unchanged_seconds": 2.0,
         "counts": job.counts,
     }
