@@ -525,6 +525,7 @@ class AceClient:
             reviewer_user_id=reviewer_user_id,
             modified_since=modified_since,
         )
+        params["forcombo"] = True  # ids and titles only (ace-api.md §6.3: the pick-list form)
         pages = self._iter_pages("gettasks", guid, params, AceTaskRef, _task_key)
         return {task.task_id async for page in pages for task in page}
 

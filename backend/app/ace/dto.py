@@ -277,9 +277,10 @@ class AceRow(BaseModel):
         else:
             # The usual case, ACE's UPPER_SNAKE_CASE names: nothing to rename. ASCII names
             # are checked with `upper()` and one compare, far cheaper than `isupper()`.
-            if names_text.isascii() and names_text.upper() == names_text:
-                return data
-            if names_text.isupper():
+            if names_text.isascii():
+                if names_text.upper() == names_text:
+                    return data
+            elif names_text.isupper():
                 return data
         names = cls.model_fields
         return {

@@ -7,7 +7,7 @@ re-writing identical data touches nothing and is counted `unchanged`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnDefault, Table, or_, select, text, tuple_
@@ -24,12 +24,8 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
-    # Keys of the rows inserted or updated by one call (not reported in `as_dict`).
-    written: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
 
     def add(self, other: UpsertCounts) -> UpsertCounts:
-        """Add the counts, not the keys: a running total (a sync phase's) would otherwise keep
-        a tuple per row written, for the garbage collector to trace in every full pass."""
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
@@ -104,7 +100,6 @@ async def bulk_upsert_columns(
         inserted=inserted,
         updated=updated,
         unchanged=count - len(returned),
-        written=returned,
     )
 
 
@@ -146,7 +141,7 @@ async def _postgres_upsert(
         f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates} "
         f"WHERE {changed} "
         # xmax is 0 for a freshly inserted row version (a PostgreSQL system column).
-        f"RETURNING (xmax = 0), {', '.join(quote(k) for k in keys)}"
+        "RETURNING (xmax = 0)"
     )
     params = {n: (values[n][0] if n in same else values[n]) for n in columns}
     returned = (await session.execute(statement, params)).all()
@@ -155,7 +150,6 @@ async def _postgres_upsert(
         inserted=inserted,
         updated=len(returned) - inserted,
         unchanged=count - len(returned),
-        written=[tuple(row[1:]) for row in returned],
     )
 
 

@@ -1,8 +1,8 @@
 """Writes what ACE returned into the mirror tables, set-based, with counts per entity.
 
-Every function takes ACE DTOs (app/ace/dto.py) for one account, tasks already turned into
-columns (`TaskBatch`), and upserts them keyed by (account, ACE id); unchanged rows are not
-touched. Deletions are mirrored by `tombstone_*`
+The functions take what ACE answered for one account (DTOs of app/ace/dto.py, tasks already
+turned into columns as a `TaskBatch`, or the ids of each user's tasks) and upsert it keyed by
+(account, ACE id); unchanged rows are not touched. Deletions are mirrored by `tombstone`
 during a full pass: rows no longer returned by ACE get `deleted_at`.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, and_, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ace.dto import AceProject, AceTask, AceTimeEntry, AceUser
+from app.ace.dto import AceAssignee, AceProject, AceTask, AceTimeEntry, AceUser
 from app.models import (
     AuthSource,
     Project,
@@ -123,6 +123,30 @@ async def mirror_users(
             .values(is_active=False, updated_at=now)
         )
     return counts
+
+
+async def ensure_users(
+    session: AsyncSession, *, account_id: str, assignees: Iterable[AceAssignee], now: datetime
+) -> dict[int, int]:
+    """Placeholder users for assignees not mirrored yet (e.g. a user list ACE did not show);
+    returns {ACE user id: acehub user id} of the account."""
+    known = await user_ids(session, account_id=account_id)
+    missing = {a.user_id: a for a in assignees if a.user_id not in known}
+    if not missing:
+        return known
+    placeholders = [
+        AceUser.model_validate(
+            {
+                "USER_ID": a.user_id,
+                "USERNAME": a.username or f"ace-user-{a.user_id}",
+                "FIRST_NAME": a.first_name,
+                "LAST_NAME": a.last_name,
+            }
+        )
+        for a in missing.values()
+    ]
+    await mirror_users(session, account_id=account_id, users=placeholders, now=now)
+    return await user_ids(session, account_id=account_id)
 
 
 async def mirror_projects(
@@ -259,6 +283,69 @@ def _status_type(task: AceTask) -> str | None:
     return status_type.value if status_type else None
 
 
+async def replace_assignees(
+    session: AsyncSession,
+    *,
+    tasks: Mapping[int, int],
+    users: Mapping[int, int],
+    assignees: Sequence[AceAssignee],
+    now: datetime,
+) -> UpsertCounts:
+    """Make the assignees of `tasks` ({ACE task id: acehub task id}) exactly `assignees`
+    (`getassigneduserlist` rows of those tasks), mapping ACE user ids through `users`: upsert
+    those, delete the others."""
+    if not tasks:
+        return UpsertCounts()
+    wanted: dict[tuple[int, int], dict[str, Any]] = {}
+    for a in assignees:
+        task_id = tasks.get(a.task_id) if a.task_id is not None else None
+        user_id = users.get(a.user_id)
+        if task_id is None or user_id is None:
+            continue
+        wanted[(task_id, user_id)] = {
+            "task_id": task_id,
+            "user_id": user_id,
+            "is_assignee": a.is_assignee,
+            "is_reviewer": a.is_reviewer,
+            "assigned_hours": a.assigned_hours,
+            "synced_at": now,
+        }
+    counts = await bulk_upsert(
+        session,
+        ASSIGNEES,
+        list(wanted.values()),
+        keys=("task_id", "user_id"),
+        compare=("is_assignee", "is_reviewer", "assigned_hours"),
+        touch=("synced_at",),
+    )
+    counts.deleted = await _delete_other_assignees(session, set(tasks.values()), set(wanted))
+    return counts
+
+
+async def _delete_other_assignees(
+    session: AsyncSession, scope: set[int], keep: set[tuple[int, int]]
+) -> int:
+    deleted = 0
+    ordered = sorted(scope)
+    for start in range(0, len(ordered), 5000):
+        chunk = ordered[start : start + 5000]
+        current = await session.execute(
+            select(TaskAssignee.task_id, TaskAssignee.user_id).where(
+                TaskAssignee.task_id.in_(chunk)
+            )
+        )
+        gone = [tuple(row) for row in current.all() if tuple(row) not in keep]
+        for offset in range(0, len(gone), 5000):
+            part = gone[offset : offset + 5000]
+            result = await session.execute(
+                delete(TaskAssignee).where(
+                    tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(part)
+                )
+            )
+            deleted += int(result.rowcount)  # type: ignore[attr-defined]
+    return deleted
+
+
 async def mirror_user_assignments(
     session: AsyncSession,
     *,
@@ -298,18 +385,33 @@ async def mirror_user_assignments(
     return counts
 
 
+async def drop_other_users_assignments(
+    session: AsyncSession, *, account_id: str, scope: set[int], asked: set[int]
+) -> int:
+    """Delete the assignments to tasks in `scope` of the account's users not in `asked` (the
+    users ACE was asked about): users deleted upstream, or no longer ACE users."""
+    others = await session.scalars(
+        select(User.id).where(User.account_id == account_id, User.id.not_in(asked))
+    )
+    return await _delete_other_assignments(session, users=list(others), scope=scope, keep=set())
+
+
 async def _delete_other_assignments(
     session: AsyncSession, *, users: list[int], scope: set[int], keep: set[tuple[int, int]]
 ) -> int:
     """Delete the assignments of `users` to tasks in `scope` that are not in `keep`."""
-    current = await session.execute(
-        select(TaskAssignee.task_id, TaskAssignee.user_id).where(TaskAssignee.user_id.in_(users))
-    )
-    gone = [
-        (task_id, user_id)
-        for task_id, user_id in current.all()
-        if task_id in scope and (task_id, user_id) not in keep
-    ]
+    gone: list[tuple[int, int]] = []
+    for start in range(0, len(users), 5000):
+        current = await session.execute(
+            select(TaskAssignee.task_id, TaskAssignee.user_id).where(
+                TaskAssignee.user_id.in_(users[start : start + 5000])
+            )
+        )
+        gone.extend(
+            (task_id, user_id)
+            for task_id, user_id in current.all()
+            if task_id in scope and (task_id, user_id) not in keep
+        )
     deleted = 0
     for offset in range(0, len(gone), 5000):
         result = await session.execute(
@@ -438,27 +540,32 @@ async def task_ids_by_ace_id(session: AsyncSession, *, account_id: str) -> dict[
     return {row[0]: row[1] for row in rows}
 
 
-async def live_ace_user_ids(session: AsyncSession, *, account_id: str) -> dict[int, int]:
-    """{ACE user id: acehub user id} of the account's ACE users not deleted upstream."""
+async def user_ids(session: AsyncSession, *, account_id: str, live: bool = False) -> dict[int, int]:
+    """{ACE user id: acehub user id} of the account's ACE users (`live`: only those not
+    deleted upstream), in ACE id order."""
+    conditions = [User.account_id == account_id, User.ace_user_id.is_not(None)]
+    if live:
+        conditions.append(User.deleted_at.is_(None))
     rows = await session.execute(
-        select(User.ace_user_id, User.id)
-        .where(
-            User.account_id == account_id,
-            User.ace_user_id.is_not(None),
-            User.deleted_at.is_(None),
-        )
-        .order_by(User.ace_user_id)
+        select(User.ace_user_id, User.id).where(*conditions).order_by(User.ace_user_id)
     )
     return {ace_id: row_id for ace_id, row_id in rows.all() if ace_id is not None}
 
 
-async def user_ids(session: AsyncSession, *, account_id: str) -> dict[int, int]:
-    rows = await session.execute(
-        select(User.ace_user_id, User.id).where(
-            User.account_id == account_id, User.ace_user_id.is_not(None)
+async def task_ids_of(
+    session: AsyncSession, *, account_id: str, ace_task_ids: Iterable[int]
+) -> dict[int, int]:
+    """{ACE task id: acehub task id} of the given tasks of the account that are mirrored."""
+    wanted = sorted(set(ace_task_ids))
+    found: dict[int, int] = {}
+    for start in range(0, len(wanted), 5000):
+        rows = await session.execute(
+            select(Task.ace_task_id, Task.id).where(
+                Task.account_id == account_id, Task.ace_task_id.in_(wanted[start : start + 5000])
+            )
         )
-    )
-    return {ace_id: row_id for ace_id, row_id in rows.all() if ace_id is not None}
+        found.update({row[0]: row[1] for row in rows})
+    return found
 
 
 def _unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:

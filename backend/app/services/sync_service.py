@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ace.client import AceClient
-from app.ace.dto import AceTimeEntry
+from app.ace.dto import AceAssignee, AceTimeEntry
 from app.ace.errors import AceRequestRefusedError
 from app.config import Settings
 from app.connection import dialect, locks
@@ -50,6 +50,7 @@ SyncKind = Literal["full", "incremental"]
 RequestedKind = Literal["auto", "full", "incremental"]
 PHASES = ("users", "projects", "tasks", "assignees", "time_entries")
 ASSIGNEE_USERS_PER_COMMIT = 25
+ASSIGNEE_TASKS_PER_COMMIT = 50
 TASKS_PER_WRITE = 2000
 PROGRESS_EVERY_SECONDS = 1.0
 # Concurrent ACE calls of one sync (ace-api.md §7: one at a time per account, at most two).
@@ -513,20 +514,76 @@ class AccountSync:
         await self.write(work)
 
     async def sync_assignees(self) -> None:
-        """Who works on the tasks the tasks phase read, as ace-api.md §6.4 advises: for each
-        ACE user of the account, the tasks `gettasks` lists with `filterassigneduserid` and
-        with `filterrevieweruserid` (on an incremental run only those modified since the
-        plan's date), a few ACE calls at a time. Each user's assignments to the tasks read
-        become exactly those; assignments to tasks this run did not read stay as they are.
+        """Who works on the tasks the tasks phase read (none read: nothing to do), in the
+        fewer ACE calls of two ways (ace-api.md §6.4 has no call whose rows name both task
+        and user for many tasks at once):
 
-        An incremental run relies on ACE moving a task's modified date when its assignees
-        change (the sandbox does; ACE's documentation is silent): the periodic full pass
-        catches any change it does not."""
-        counts = self.tally.of("assignees")
+        - per task, `getassigneduserlist` with its `taskid`: one call per task read (the
+          usual incremental run, a few changed tasks);
+        - per user, `gettasks` with `filterassigneduserid` and with `filterrevieweruserid`
+          (as §6.4 advises for whole accounts): two paged calls per ACE user of the account.
+
+        Either way the assignees of the tasks read become exactly ACE's; tasks not read keep
+        theirs. An incremental run relies on ACE moving a task's modified date when its
+        assignees change (the sandbox does; ACE's documentation is silent): the periodic full
+        pass catches any change it does not."""
+        self.tally.of("assignees")
         if not self.tally.seen_tasks:
-            return  # nothing changed upstream: no assignee changed either
+            return
         users, tasks = await self.write(self._assignee_maps)
-        scope = {tasks[t] for t in self.tally.seen_tasks if t in tasks}
+        if len(tasks) <= 2 * len(users):
+            await self._assignees_per_task(tasks)
+        else:
+            await self._assignees_per_user(users, tasks)
+
+    async def _assignee_maps(self, session: AsyncSession) -> tuple[dict[int, int], dict[int, int]]:
+        users = await mirror_service.user_ids(session, account_id=self.account_id, live=True)
+        tasks = await mirror_service.task_ids_of(
+            session, account_id=self.account_id, ace_task_ids=self.tally.seen_tasks
+        )
+        return users, tasks
+
+    async def _assignees_per_task(self, tasks: dict[int, int]) -> None:
+        limit = asyncio.Semaphore(ACE_CONCURRENCY)
+
+        async def assignees_of(ace_task_id: int) -> list[AceAssignee] | None:
+            async with limit:
+                try:
+                    return await self.ace.get_assignees(self.creds.guid, task_id=ace_task_id)
+                except AceRequestRefusedError:
+                    return None  # reported below; the task keeps its assignees
+
+        ace_task_ids = sorted(tasks)
+        for start in range(0, len(ace_task_ids), ASSIGNEE_TASKS_PER_COMMIT):
+            batch = ace_task_ids[start : start + ASSIGNEE_TASKS_PER_COMMIT]
+            fetched = await asyncio.gather(*(assignees_of(t) for t in batch))
+            answered = {t: rows for t, rows in zip(batch, fetched, strict=True) if rows is not None}
+            self._warn_refused("tasks", len(batch) - len(answered))
+            await self.write(
+                partial(
+                    self._write_task_assignees,
+                    tasks={t: tasks[t] for t in answered},
+                    assignees=[row for rows in answered.values() for row in rows],
+                )
+            )
+            await self._heartbeat("assignees")
+
+    async def _write_task_assignees(
+        self, session: AsyncSession, *, tasks: dict[int, int], assignees: list[AceAssignee]
+    ) -> None:
+        now = utcnow()
+        users = await mirror_service.ensure_users(
+            session, account_id=self.account_id, assignees=assignees, now=now
+        )
+        self.tally.of("assignees").add(
+            await mirror_service.replace_assignees(
+                session, tasks=tasks, users=users, assignees=assignees, now=now
+            )
+        )
+
+    async def _assignees_per_user(self, users: dict[int, int], tasks: dict[int, int]) -> None:
+        counts = self.tally.of("assignees")
+        scope = set(tasks.values())
         limit = asyncio.Semaphore(ACE_CONCURRENCY)
 
         async def task_ids(**user_filter: int) -> set[int]:
@@ -535,17 +592,26 @@ class AccountSync:
                     self.creds.guid, modified_since=self.plan.modified_since, **user_filter
                 )
 
-        async def tasks_of(ace_user_id: int) -> tuple[set[int], set[int]]:
-            assigned, reviewing = await asyncio.gather(
-                task_ids(assigned_user_id=ace_user_id), task_ids(reviewer_user_id=ace_user_id)
-            )
+        async def tasks_of(ace_user_id: int) -> tuple[set[int], set[int]] | None:
+            try:
+                assigned, reviewing = await asyncio.gather(
+                    task_ids(assigned_user_id=ace_user_id),
+                    task_ids(reviewer_user_id=ace_user_id),
+                )
+            except AceRequestRefusedError:
+                return None  # reported below; the user keeps their assignments
             return assigned, reviewing
 
         ace_user_ids = list(users)
         for start in range(0, len(ace_user_ids), ASSIGNEE_USERS_PER_COMMIT):
             batch = ace_user_ids[start : start + ASSIGNEE_USERS_PER_COMMIT]
             fetched = await asyncio.gather(*(tasks_of(u) for u in batch))
-            found = {users[u]: lists for u, lists in zip(batch, fetched, strict=True)}
+            found = {
+                users[u]: lists
+                for u, lists in zip(batch, fetched, strict=True)
+                if lists is not None
+            }
+            self._warn_refused("users", len(batch) - len(found))
             write = partial(
                 mirror_service.mirror_user_assignments,
                 found=found,
@@ -555,11 +621,25 @@ class AccountSync:
             )
             counts.add(await self.write(write))
             await self._heartbeat("assignees")
+        # Assignments of users ACE was not asked about (deleted upstream, no longer ACE users).
+        counts.deleted += await self.write(
+            partial(
+                mirror_service.drop_other_users_assignments,
+                account_id=self.account_id,
+                scope=scope,
+                asked=set(users.values()),
+            )
+        )
 
-    async def _assignee_maps(self, session: AsyncSession) -> tuple[dict[int, int], dict[int, int]]:
-        users = await mirror_service.live_ace_user_ids(session, account_id=self.account_id)
-        tasks = await mirror_service.task_ids_by_ace_id(session, account_id=self.account_id)
-        return users, tasks
+    def _warn_refused(self, what: str, refused: int) -> None:
+        if refused:
+            self.tally.warnings.append(
+                {
+                    "phase": "assignees",
+                    "code": "SKIPPED",
+                    "message": f"ACE refused the assignees of {refused} {what}; kept as they were",
+                }
+            )
 
     async def sync_time_entries(self) -> None:
         seen: set[tuple[int, date]] = set()
@@ -691,14 +771,13 @@ async def fetch_tasks(
     creds: SyncCredentials,
     account_id: str,
 ) -> dict[str, dict[str, int]]:
-    """`POST /tasks/fetch-tasks`: the users and projects the caller sees, the caller's
-    visible tasks (modified since the account's last watermark minus the overlap) and their
-    assignees, upserted."""
+    """`POST /tasks/fetch-tasks`: the projects the caller sees, the caller's visible tasks
+    (modified since the account's last watermark minus the overlap) and their assignees,
+    upserted (assignees not mirrored yet become placeholder users)."""
     async with database.session() as session:
         watermark = await last_watermark(session, account_id=account_id)
     since = watermark.date() - timedelta(days=settings.sync_overlap_days) if watermark else None
     sync = _request_sync(database, ace=ace, creds=creds, account_id=account_id, since=since)
-    await sync.sync_users()  # the people assignees are linked to
     await sync.sync_projects()
     await sync.sync_tasks()
     await sync.sync_assignees()

@@ -9,6 +9,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from ace_sandbox.store import Account
 from ace_sandbox.testing import SandboxServer
 from app.config import Settings
 from app.connection.database import Database
@@ -87,3 +88,12 @@ async def own_env(
 ) -> AsyncIterator[SyncEnv]:
     async for value in open_env(database_url, database, own_sandbox):
         yield value
+
+
+def remove_upstream_user(account: Account, user_id: int) -> None:
+    """The sandbox has no delete-user endpoint (ACE deactivates users rather than deleting
+    them); drop one from the in-process store, as a deletion would."""
+    with account.lock:
+        user = account.users.pop(user_id)
+        account._user_by_login.pop(user.username.lower(), None)
+        account.version += 1  # the sandbox caches listings per data version

@@ -6,10 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import delete, select, update
 
+from app.ace.client import AceClient
+from app.ace.errors import AceRequestRefusedError
 from app.models import Task, TaskAssignee, User
-from tests.sync.conftest import SyncEnv
+from app.services import sync_service
+from tests.sync.conftest import SyncEnv, remove_upstream_user
 
 
 def _upstream(env: SyncEnv) -> Any:
@@ -61,6 +65,7 @@ async def test_an_incremental_sync_follows_assignment_changes(own_env: SyncEnv) 
     added = next(u for u in sorted(upstream.users) if u != removed)
     upstream.unassign(task_id, removed, at=datetime.now())
     upstream.assign(task_id, added, is_assignee=False, is_reviewer=True, at=datetime.now())
+    env.sandbox.stats.reset()
 
     job = await env.run_sync(headers, kind="incremental")
 
@@ -68,8 +73,28 @@ async def test_an_incremental_sync_follows_assignment_changes(own_env: SyncEnv) 
     assert job["kind"] == "incremental"
     assert await _mirrored_pairs(env) == _upstream_pairs(env)
     counts: Any = job["counts"]["assignees"]  # type: ignore[index]
-    assert counts["deleted"] == 1
-    assert counts["inserted"] + counts["updated"] == 1
+    assert (counts["inserted"], counts["deleted"]) == (1, 1)
+    # One changed task: its assignees were read with one `getassigneduserlist` call, which
+    # also carries the assigned hours (the per-user lists of the full pass do not).
+    calls = env.sandbox.stats.recent()
+    per_task = [c["params"].get("taskid") for c in calls if c["fct"] == "getassigneduserlist"]
+    assert per_task == [str(task_id)]
+    per_user = [
+        c for c in calls if {"filterassigneduserid", "filterrevieweruserid"} & set(c["params"])
+    ]
+    assert per_user == []
+    async with env.database.session() as session:
+        hours = dict(
+            (
+                await session.execute(
+                    select(User.ace_user_id, TaskAssignee.assigned_hours)
+                    .join(User, User.id == TaskAssignee.user_id)
+                    .join(Task, Task.id == TaskAssignee.task_id)
+                    .where(Task.ace_task_id == task_id)
+                )
+            ).all()
+        )
+    assert hours == {a.user_id: a.assigned_hours for a in upstream.task_assignments(task_id)}
 
 
 async def test_a_sync_keeps_assigned_hours_it_cannot_read(env: SyncEnv) -> None:
@@ -124,4 +149,97 @@ async def test_assignments_to_tasks_the_run_did_not_read_stay(own_env: SyncEnv) 
 
     full = await env.run_sync(headers, kind="full")
     assert full["state"] == "succeeded"
+    assert await _mirrored_pairs(env) == _upstream_pairs(env)
+
+
+async def test_no_assignee_call_when_no_task_changed(own_env: SyncEnv) -> None:
+    env = own_env
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    env.sandbox.stats.reset()
+
+    job = await env.run_sync(headers, kind="incremental")
+
+    assert job["counts"]["assignees"] == {  # type: ignore[index]
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+    }
+    calls = env.sandbox.stats.recent()
+    assert [c for c in calls if c["fct"] == "getassigneduserlist"] == []
+    assert [c["params"] for c in calls if c["fct"] == "gettasks"] == [
+        next(c["params"] for c in calls if c["fct"] == "gettasks")
+    ]  # the tasks phase's one call, none per user
+
+
+async def test_a_full_pass_in_small_batches_moves_a_task_between_users(
+    own_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-user reading, one user per transaction: a task moved from one user to another
+    ends up with exactly the new one, whichever batch saw which side."""
+    monkeypatch.setattr(sync_service, "ASSIGNEE_USERS_PER_COMMIT", 1)
+    env = own_env
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    upstream = _upstream(env)
+    task_id = sorted(upstream.tasks)[0]
+    before = upstream.task_assignments(task_id)[0]
+    after = next(u for u in sorted(upstream.users) if u not in {before.user_id})
+    upstream.unassign(task_id, before.user_id)
+    upstream.assign(task_id, after)
+
+    job = await env.run_sync(headers, kind="full")
+
+    assert job["state"] == "succeeded", job["errors"]
+    assert await _mirrored_pairs(env) == _upstream_pairs(env)
+
+
+async def test_assignments_of_a_user_deleted_upstream_go(own_env: SyncEnv) -> None:
+    env = own_env
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    upstream = _upstream(env)
+    leaver = next(
+        u
+        for u in sorted(upstream.users)
+        if any(u == a.user_id for t in upstream.tasks for a in upstream.task_assignments(t))
+        and upstream.users[u].username != "admin"
+    )
+    remove_upstream_user(upstream, leaver)
+
+    job = await env.run_sync(headers, kind="full")
+
+    assert job["state"] == "succeeded", job["errors"]
+    assert job["counts"]["assignees"]["deleted"] > 0  # type: ignore[index]
+    expected = {pair for pair in _upstream_pairs(env) if pair[1] != leaver}
+    assert await _mirrored_pairs(env) == expected
+
+
+async def test_a_user_ace_refuses_to_list_keeps_their_assignments(
+    env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ACE answering `status: fail` for one user (a fault the sandbox cannot produce) skips
+    that user with a warning; the sync still succeeds and deletes nothing of theirs."""
+    headers = await env.sign_in("admin")
+    await env.run_sync(headers)
+    refused = sorted(_upstream(env).users)[-1]
+    listed = AceClient.get_task_ids
+
+    async def get_task_ids(self: AceClient, guid: str, **filters: Any) -> set[int]:
+        if refused in (filters.get("assigned_user_id"), filters.get("reviewer_user_id")):
+            raise AceRequestRefusedError("ACE refused the gettasks request", fct="gettasks")
+        return await listed(self, guid, **filters)
+
+    monkeypatch.setattr(AceClient, "get_task_ids", get_task_ids)
+    async with env.database.session() as session:
+        user_id = await session.scalar(select(User.id).where(User.ace_user_id == refused))
+        await session.execute(delete(TaskAssignee).where(TaskAssignee.user_id != user_id))
+        await session.commit()
+
+    job = await env.run_sync(headers, kind="full")
+
+    assert job["state"] == "succeeded", job["errors"]
+    errors: Any = job["errors"]
+    assert [e["code"] for e in errors] == ["SKIPPED"]
     assert await _mirrored_pairs(env) == _upstream_pairs(env)

@@ -9,18 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from ace_sandbox.models import User as AceUser
-from ace_sandbox.store import Account
 from app.models import Project, Task, User
-from tests.sync.conftest import SyncEnv
-
-
-def _remove_user(account: Account, user_id: int) -> None:
-    """The sandbox has no delete-user endpoint (ACE deactivates users rather than deleting
-    them); drop one from the in-process store, as a deletion would."""
-    with account.lock:
-        user = account.users.pop(user_id)
-        account._user_by_login.pop(user.username.lower(), None)
-        account.version += 1  # the sandbox caches listings per data version
+from tests.sync.conftest import SyncEnv, remove_upstream_user
 
 
 async def _deleted_at(env: SyncEnv, model: Any, column: Any, ace_id: int) -> datetime | None:
@@ -84,7 +74,7 @@ async def test_a_user_deleted_upstream_becomes_a_tombstone(own_env: SyncEnv) -> 
     )
     await env.run_sync(headers)
     assert await _deleted_at(env, User, User.ace_user_id, leaver.user_id) is None
-    _remove_user(upstream, leaver.user_id)
+    remove_upstream_user(upstream, leaver.user_id)
 
     job = await env.run_sync(headers, kind="full")
 
