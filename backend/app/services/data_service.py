@@ -80,6 +80,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.type_api import TypeEngine
 
+from app import runtime
 from app.connection.dialect import upsert_insert
 from app.dto import save_dto
 from app.dto.response import ErrorCode
@@ -333,6 +334,7 @@ async def save_batch(session: AsyncSession, *, account_id: str, batch: PreparedB
         "batch saved",
         extra={"account_id": account_id, "items": batch.item_count},
     )
+    runtime.collect_after_batch()
     return result
 
 

@@ -163,7 +163,10 @@ def test_sync_with_a_wrong_password_fails_cleanly(cli_env: str) -> None:
 def test_server_entry_point_moves_start_up_objects_out_of_the_collector(cli_env: str) -> None:
     """`acehub serve` builds each worker's app with `app_factory`, which freezes what start-up
     left alive, so full collections do not walk it (a subprocess: freezing is per process)."""
-    code = "import gc, app.main; app.main.app_factory(); print(gc.get_freeze_count())"
+    code = (
+        "import gc, app.main; app.main.app_factory(); "
+        "print(gc.get_threshold()[0], gc.get_freeze_count())"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code],
         env=os.environ.copy(),
@@ -173,4 +176,6 @@ def test_server_entry_point_moves_start_up_objects_out_of_the_collector(cli_env:
         timeout=60,
         check=True,
     )
-    assert int(result.stdout.split()[-1]) > 10_000
+    threshold, frozen = map(int, result.stdout.split()[-2:])
+    assert frozen > 10_000
+    assert threshold == 20_000
