@@ -12,6 +12,7 @@ into their parameters. Served by the same server command and worker count as the
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -25,7 +26,6 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.dependencies.auth_dependencies import CALLER_STATEMENT
-from app.runtime import settle_garbage_collector
 from app.services import task_service
 
 Scope = MutableMapping[str, Any]
@@ -141,7 +141,11 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             State.pool = await asyncpg.create_pool(
                 DATABASE_URL, min_size=POOL_SIZE, max_size=POOL_SIZE
             )
-            settle_garbage_collector()  # as the API does
+            # Imported to compile the app's SQL, SQLAlchemy's metadata would make every full
+            # collection walk objects a bare endpoint does not have: freeze them, as the API's
+            # workers do. The collector otherwise keeps Python's defaults, a bare app's.
+            gc.collect()
+            gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if State.pool is not None:
