@@ -7,6 +7,7 @@ are compiled for asyncpg once at import, and each request only swaps the user an
 into their parameters. Served by the same server command and worker count as the API:
 
     BENCH_DATABASE_URL=postgresql://... BENCH_ACCOUNT=bench BENCH_CALLER_GUID=<uuid> \\
+        BENCH_CALLER_SID=<the token's sid> \\
         uvicorn bench.ceiling_app:app --workers 2 --loop uvloop --http httptools
 """
 
@@ -38,6 +39,7 @@ DATABASE_URL = os.environ.get(
 )
 ACCOUNT = os.environ.get("BENCH_ACCOUNT", "bench")
 CALLER_GUID = uuid.UUID(os.environ.get("BENCH_CALLER_GUID", str(uuid.UUID(int=0))))
+CALLER_SID = uuid.UUID(os.environ.get("BENCH_CALLER_SID", str(uuid.UUID(int=0))))
 # The API's pool keeps DB_POOL_SIZE connections open (the bench sets the same number).
 POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "20"))
 
@@ -69,7 +71,7 @@ class CompiledSql:
         ]
 
 
-_USER = CompiledSql(CALLER_STATEMENT.statement, {"guid": CALLER_GUID})
+_USER = CompiledSql(CALLER_STATEMENT.statement, {"guid": CALLER_GUID, "sid": CALLER_SID})
 _PAGE = CompiledSql(
     task_service.page_statement(task_service.TaskQueryShape()).statement,
     {"user_id": 0, "account_id": ACCOUNT, "limit": 0, "offset": 0},
@@ -95,7 +97,8 @@ async def _tasks(user_id: int, limit: int) -> bytes:
     assert State.pool is not None
     async with State.pool.acquire() as conn:
         caller = await conn.fetchrow(_USER.sql, *_USER.args({}))
-        assert caller is not None
+        assert caller is not None, "no such caller"
+        assert caller[-1], "the caller's session is over"
         named = {"account_id": ACCOUNT, "user_id": user_id, "limit": limit + 1, "offset": 0}
         rows = await conn.fetch(_PAGE.sql, *_PAGE.args(named))
         items = [dict(zip(task_service.ITEM_KEYS, row, strict=False)) for row in rows[:limit]]

@@ -42,7 +42,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,6 +50,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 
 from app.auth.security import hash_password
 from app.connection import migrations
@@ -521,12 +522,10 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="acehub-bench-"))
     probe_user = options.users // 2 or 1
 
-    with (
-        server(api_command, api_env, f"{api_base}/health/live", logs / "api.log") as api_group,
-        server(
-            ceiling_command, ceiling_env, f"{ceiling_base}/health", logs / "ceiling.log"
-        ) as ceiling_group,
-    ):
+    with ExitStack() as servers:
+        api_group = servers.enter_context(
+            server(api_command, api_env, f"{api_base}/health/live", logs / "api.log")
+        )
         login = httpx.post(
             f"{api_base}/auth/login",
             json={"account_id": ACCOUNT, "username": MANAGER, "password": PASSWORD},
@@ -534,6 +533,14 @@ def main(argv: list[str] | None = None) -> int:
         login.raise_for_status()
         token = login.json()["data"]["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
+        # The caller lookup also checks the token's login session: the ceiling looks up the
+        # same one.
+        ceiling_env["BENCH_CALLER_SID"] = jwt.decode(token, options={"verify_signature": False})[
+            "sid"
+        ]
+        ceiling_group = servers.enter_context(
+            server(ceiling_command, ceiling_env, f"{ceiling_base}/health", logs / "ceiling.log")
+        )
         api_probe = httpx.get(f"{api_base}/tasks/{probe_user}?limit=50", headers=headers)
         api_probe.raise_for_status()
         ceiling_probe = httpx.get(f"{ceiling_base}/tasks/{probe_user}?limit=50")

@@ -9,7 +9,7 @@ from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 
 from app.auth import jwt_handler
 from app.config import Settings
@@ -17,7 +17,7 @@ from app.dependencies.clients import SettingsDep
 from app.dependencies.get_db import DbSession, ReadConnection
 from app.dto.response import ErrorCode
 from app.errors import AuthenticationError, PermissionDeniedError
-from app.models import RoleEnum, User
+from app.models import RefreshToken, RoleEnum, User
 from app.services.task_service import ReadStatement
 
 bearer_scheme = HTTPBearer(
@@ -49,11 +49,26 @@ async def get_token_claims(
 TokenClaimsDep = Annotated[jwt_handler.TokenClaims, Depends(get_token_claims)]
 
 
-def _token_guid(claims: jwt_handler.TokenClaims) -> uuid.UUID:
+def _token_ids(claims: jwt_handler.TokenClaims) -> tuple[uuid.UUID, uuid.UUID]:
+    """The user's guid and the login session (refresh token family) an access token names."""
     try:
-        return uuid.UUID(claims.sub)
+        return uuid.UUID(claims.sub), uuid.UUID(claims.sid or "")
     except ValueError as exc:
         raise AuthenticationError("The token is not valid") from exc
+
+
+def _session_live() -> ColumnElement[bool]:
+    """The token's login session (`sid`) still has a token that is not revoked: logout,
+    a replayed refresh token or an admin's revocation end it, and its access tokens with it."""
+    return (
+        exists()
+        .where(
+            RefreshToken.family_id == bindparam("sid"),
+            RefreshToken.user_id == User.id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .label("session_live")
+    )
 
 
 class _Activity(Protocol):
@@ -67,18 +82,25 @@ class _Activity(Protocol):
 _ActiveT = TypeVar("_ActiveT", bound=_Activity)
 
 
-def _check_active(user: _ActiveT | None) -> _ActiveT:
+def _check_active(user: _ActiveT | None, *, session_live: bool) -> _ActiveT:
     if user is None:
         raise AuthenticationError("The token's user no longer exists")
     if not user.is_active or user.is_disabled:
         raise AuthenticationError("This account is no longer active", code=ErrorCode.TOKEN_REVOKED)
+    if not session_live:
+        raise AuthenticationError("This session was signed out", code=ErrorCode.TOKEN_REVOKED)
     return user
 
 
 async def get_current_user(claims: TokenClaimsDep, session: DbSession) -> User:
-    """The signed-in user, loaded fresh: a demotion or deactivation applies at once."""
-    guid = _token_guid(claims)
-    return _check_active(await session.scalar(select(User).where(User.guid == guid)))
+    """The signed-in user, loaded fresh with whether their session is still live: a demotion,
+    a deactivation or a logout applies at once."""
+    guid, sid = _token_ids(claims)
+    row = (
+        await session.execute(select(User, _session_live()).where(User.guid == guid), {"sid": sid})
+    ).first()
+    user, live = (row[0], bool(row[1])) if row else (None, False)
+    return _check_active(user, session_live=live)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -97,12 +119,13 @@ class SignedInCaller:
 
 
 CALLER_STATEMENT = ReadStatement(
-    select(User.id, User.account_id, User.role, User.is_active, User.is_disabled).where(
-        User.guid == bindparam("guid")
-    )
+    select(
+        User.id, User.account_id, User.role, User.is_active, User.is_disabled, _session_live()
+    ).where(User.guid == bindparam("guid"))
 )
-"""The caller by token subject: one Core statement (no ORM entity load); on PostgreSQL it
-goes straight to the session connection's driver like the task statements."""
+"""The caller by token subject, and whether the token's session is live: one Core statement
+(no ORM entity load); on PostgreSQL it goes straight to the session connection's driver like
+the task statements."""
 
 
 async def get_signed_in_caller(
@@ -112,14 +135,13 @@ async def get_signed_in_caller(
     re-read of the user, on their `ReadConnection`, loading only the columns visibility needs.
     (One dependency instead of a chain: FastAPI's per-dependency cost shows on the hot path.)"""
     settings: Settings = request.app.state.settings
-    guid = _token_guid(_access_claims(settings, credentials))
-    rows = await CALLER_STATEMENT.rows(connection, {"guid": guid})
+    guid, sid = _token_ids(_access_claims(settings, credentials))
+    rows = await CALLER_STATEMENT.rows(connection, {"guid": guid, "sid": sid})
     if not rows:
         raise AuthenticationError("The token's user no longer exists")
-    user_id, account_id, role, is_active, is_disabled = rows[0]
+    user_id, account_id, role, is_active, is_disabled, live = rows[0]
     caller = SignedInCaller(user_id, account_id, RoleEnum(role), is_active, is_disabled)
-    _check_active(caller)
-    return caller
+    return _check_active(caller, session_live=bool(live))
 
 
 ReadCaller = Annotated[SignedInCaller, Depends(get_signed_in_caller)]

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from app.connection.database import Database
 from app.models import RoleEnum, User
 from app.routes import PUBLIC_ROUTES
-from tests.factories import create_user, local_user_signed_in
+from tests.factories import create_user, local_user_signed_in, sign_in_local
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -171,7 +171,11 @@ async def test_admin_changes_a_role_and_deactivates_a_user(
 
     on = await client.post(f"/admin/users/{worker.user_id}/reactivate", headers=admin.headers)
     assert on.status_code == 200
-    assert (await client.get("/auth/me", headers=worker.headers)).status_code == 200
+    # The deactivation ended the user's sessions: the old token stays dead, a new login works.
+    old = await client.get("/auth/me", headers=worker.headers)
+    assert (old.status_code, old.json()["error_code"]) == (401, "TOKEN_REVOKED")
+    again = await sign_in_local(client, account_id="acme", username="worker")
+    assert (await client.get("/auth/me", headers=again.headers)).status_code == 200
 
 
 async def test_role_change_body_refuses_extra_fields(

@@ -203,6 +203,46 @@ async def test_logout_revokes_the_session(client: httpx.AsyncClient, database: D
     assert (await _refresh(client, other.refresh_token)).status_code == 200
 
 
+async def _token_works(client: httpx.AsyncClient, headers: dict[str, str], user_id: int) -> bool:
+    """The access token on both kinds of route: a read route (`GET /tasks/{id}`, one Core
+    statement) and one on the unit of work (`GET /auth/me`); both must agree."""
+    read = await client.get(f"/tasks/{user_id}", headers=headers)
+    me = await client.get("/auth/me", headers=headers)
+    assert read.status_code == me.status_code, (read.text, me.text)
+    if read.status_code == 401:
+        assert read.json()["error_code"] == me.json()["error_code"] == "TOKEN_REVOKED"
+    return read.status_code == 200
+
+
+async def test_logout_ends_the_access_tokens_of_the_session(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    session = await local_user_signed_in(client, database, username="gone")
+    other = await sign_in_local(client, account_id="acme", username="gone")
+    assert await _token_works(client, session.headers, session.user_id)
+
+    assert (await client.post("/auth/logout", headers=session.headers)).status_code == 200
+
+    assert not await _token_works(client, session.headers, session.user_id)
+    assert await _token_works(client, other.headers, other.user_id)  # another device's
+
+
+async def test_rotation_keeps_access_tokens_a_replay_ends_them(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    session = await local_user_signed_in(client, database, username="spun")
+    rotated = (await _refresh(client, session.refresh_token)).json()["data"]
+    fresh = {"Authorization": f"Bearer {rotated['access_token']}"}
+    assert await _token_works(client, session.headers, session.user_id)  # same session
+    assert await _token_works(client, fresh, session.user_id)
+
+    await _age_rotations(database, 60)
+    assert (await _refresh(client, session.refresh_token)).status_code == 401  # the replay
+
+    assert not await _token_works(client, session.headers, session.user_id)
+    assert not await _token_works(client, fresh, session.user_id)
+
+
 async def test_refresh_with_an_access_token_is_wrong_type(
     client: httpx.AsyncClient, database: Database
 ) -> None:
