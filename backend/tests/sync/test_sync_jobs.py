@@ -65,7 +65,7 @@ async def test_mirrored_task_matches_upstream(env: SyncEnv) -> None:
 async def _mirror_snapshot(env: SyncEnv) -> dict[str, list[tuple[Any, ...]]]:
     """Every mirrored row's identity and write stamps: a sync that writes nothing keeps them."""
     async with env.database.session() as session:
-        return {
+        snapshot: dict[str, list[tuple[Any, ...]]] = {
             model.__tablename__: [
                 tuple(row)
                 for row in await session.execute(
@@ -85,6 +85,18 @@ async def _mirror_snapshot(env: SyncEnv) -> dict[str, list[tuple[Any, ...]]]:
                 (Task, Task.ace_task_id),
             )
         }
+        assignees = await session.execute(
+            select(
+                TaskAssignee.task_id,
+                TaskAssignee.user_id,
+                TaskAssignee.is_assignee,
+                TaskAssignee.is_reviewer,
+                TaskAssignee.assigned_hours,
+                TaskAssignee.synced_at,
+            ).order_by(TaskAssignee.task_id, TaskAssignee.user_id)
+        )
+        snapshot["task_assignees"] = [tuple(row) for row in assignees]
+        return snapshot
 
 
 def _assert_nothing_written(job: dict[str, Any], phases: tuple[str, ...]) -> None:
