@@ -188,6 +188,10 @@ class _FailAnswer(Exception):
         self.fct = fct
         self.error_number = error_number
 
+    def as_error(self, error: type[AceCallError], message: str) -> AceCallError:
+        """The public error this refusal means for the call that got it."""
+        return error(message, fct=self.fct, error_number=self.error_number)
+
 
 class _Retryable(Exception):
     """One attempt failed in a way worth retrying (internal)."""
@@ -318,13 +322,11 @@ class AceClient:
             rows = await self._post("login", params)
         except _FailAnswer as fail:
             if fail.error_number == ERROR_NUMBER_USER_INACTIVE:
-                raise AceAccountInactiveError(
-                    "This ACE user is inactive or denied access",
-                    fct="login",
-                    error_number=fail.error_number,
+                raise fail.as_error(
+                    AceAccountInactiveError, "This ACE user is inactive or denied access"
                 ) from None
-            raise AceLoginRefusedError(
-                "ACE refused the username or password", fct="login", error_number=fail.error_number
+            raise fail.as_error(
+                AceLoginRefusedError, "ACE refused the username or password"
             ) from None
         return self._one(AceLogin, rows, "login")
 
@@ -333,10 +335,8 @@ class AceClient:
         try:
             rows = await self._post("getlogininfo", {"guid": guid})
         except _FailAnswer as fail:
-            raise AceSessionExpiredError(
-                "The ACE session expired; sign in again",
-                fct="getlogininfo",
-                error_number=fail.error_number,
+            raise fail.as_error(
+                AceSessionExpiredError, "The ACE session expired; sign in again"
             ) from None
         return self._one(AceLogin, rows, "getlogininfo")
 
@@ -345,11 +345,7 @@ class AceClient:
         try:
             rows = await self._post("getpublicsettings", {"accountid": account_id})
         except _FailAnswer as fail:
-            raise AceUnknownAccountError(
-                "This ACE account does not exist",
-                fct="getpublicsettings",
-                error_number=fail.error_number,
-            ) from None
+            raise fail.as_error(AceUnknownAccountError, "This ACE account does not exist") from None
         return self._one(AcePublicSettings, rows, "getpublicsettings")
 
     async def logout(self, guid: str) -> None:
@@ -677,9 +673,7 @@ class AceClient:
         try:
             return await self._post(fct, form)
         except _FailAnswer as fail:
-            raise AceRequestRefusedError(
-                f"ACE refused the {fct} request", fct=fct, error_number=fail.error_number
-            ) from None
+            raise fail.as_error(AceRequestRefusedError, f"ACE refused the {fct} request") from None
 
     def _form(self, fct: str, params: Mapping[str, object]) -> dict[str, str]:
         form = {"fct": fct, "format": self.config.response_format}

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, and_, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.ace.dto import AceAssignee, AceProject, AceTask, AceTimeEntry, AceUser
 from app.models import (
@@ -318,32 +319,10 @@ async def replace_assignees(
         compare=("is_assignee", "is_reviewer", "assigned_hours"),
         touch=("synced_at",),
     )
-    counts.deleted = await _delete_other_assignees(session, set(tasks.values()), set(wanted))
+    counts.deleted = await _delete_assignments(
+        session, of=TaskAssignee.task_id, ids=list(tasks.values()), keep=set(wanted)
+    )
     return counts
-
-
-async def _delete_other_assignees(
-    session: AsyncSession, scope: set[int], keep: set[tuple[int, int]]
-) -> int:
-    deleted = 0
-    ordered = sorted(scope)
-    for start in range(0, len(ordered), 5000):
-        chunk = ordered[start : start + 5000]
-        current = await session.execute(
-            select(TaskAssignee.task_id, TaskAssignee.user_id).where(
-                TaskAssignee.task_id.in_(chunk)
-            )
-        )
-        gone = [tuple(row) for row in current.all() if tuple(row) not in keep]
-        for offset in range(0, len(gone), 5000):
-            part = gone[offset : offset + 5000]
-            result = await session.execute(
-                delete(TaskAssignee).where(
-                    tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(part)
-                )
-            )
-            deleted += int(result.rowcount)  # type: ignore[attr-defined]
-    return deleted
 
 
 async def mirror_user_assignments(
@@ -379,8 +358,8 @@ async def mirror_user_assignments(
         compare=("is_assignee", "is_reviewer"),
         touch=("synced_at",),
     )
-    counts.deleted = await _delete_other_assignments(
-        session, users=list(found), scope=scope, keep=set(wanted)
+    counts.deleted = await _delete_assignments(
+        session, of=TaskAssignee.user_id, ids=list(found), scope=scope, keep=set(wanted)
     )
     return counts
 
@@ -393,30 +372,38 @@ async def drop_other_users_assignments(
     others = await session.scalars(
         select(User.id).where(User.account_id == account_id, User.id.not_in(asked))
     )
-    return await _delete_other_assignments(session, users=list(others), scope=scope, keep=set())
+    return await _delete_assignments(
+        session, of=TaskAssignee.user_id, ids=list(others), scope=scope, keep=set()
+    )
 
 
-async def _delete_other_assignments(
-    session: AsyncSession, *, users: list[int], scope: set[int], keep: set[tuple[int, int]]
+async def _delete_assignments(
+    session: AsyncSession,
+    *,
+    of: InstrumentedAttribute[int],
+    ids: list[int],
+    keep: set[tuple[int, int]],
+    scope: set[int] | None = None,
 ) -> int:
-    """Delete the assignments of `users` to tasks in `scope` that are not in `keep`."""
+    """Delete the assignments whose `of` column (task or user id) is in `ids`, except the
+    (task id, user id) pairs in `keep`; with `scope`, only those of tasks in it."""
     gone: list[tuple[int, int]] = []
-    for start in range(0, len(users), 5000):
+    for start in range(0, len(ids), 5000):
         current = await session.execute(
             select(TaskAssignee.task_id, TaskAssignee.user_id).where(
-                TaskAssignee.user_id.in_(users[start : start + 5000])
+                of.in_(ids[start : start + 5000])
             )
         )
         gone.extend(
             (task_id, user_id)
             for task_id, user_id in current.all()
-            if task_id in scope and (task_id, user_id) not in keep
+            if (scope is None or task_id in scope) and (task_id, user_id) not in keep
         )
     deleted = 0
-    for offset in range(0, len(gone), 5000):
+    for start in range(0, len(gone), 5000):
         result = await session.execute(
             delete(TaskAssignee).where(
-                tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(gone[offset : offset + 5000])
+                tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(gone[start : start + 5000])
             )
         )
         deleted += int(result.rowcount)  # type: ignore[attr-defined]

@@ -420,40 +420,40 @@ class AccountSync:
                 {"phase": "users", "code": "SKIPPED", "message": "ACE refused to list users"}
             )
             return
-        now = utcnow()
-
-        async def work(session: AsyncSession) -> None:
-            counts = self.tally.of("users")
-            counts += await mirror_service.mirror_users(
-                session, account_id=self.account_id, users=users, now=now
-            )
-            if self._tombstones:
-                counts.deleted += await mirror_service.tombstone(
-                    session,
-                    model=User,
-                    account_id=self.account_id,
-                    seen_ace_ids={u.user_id for u in users},
-                    now=now,
-                )
-
-        await self.write(work)
+        await self._mirror_listing(
+            "users",
+            User,
+            partial(mirror_service.mirror_users, account_id=self.account_id, users=users),
+            seen={u.user_id for u in users},
+        )
 
     async def sync_projects(self) -> None:
         projects = await self.ace.get_projects(self.creds.guid)
+        await self._mirror_listing(
+            "projects",
+            Project,
+            partial(mirror_service.mirror_projects, account_id=self.account_id, projects=projects),
+            seen={p.project_id for p in projects},
+        )
+
+    async def _mirror_listing(
+        self,
+        entity: str,
+        model: type[User] | type[Project],
+        mirror: Callable[..., Awaitable[UpsertCounts]],
+        *,
+        seen: set[int],
+    ) -> None:
+        """Upsert a whole ACE listing in one transaction; on a tombstoning run, rows of
+        `model` the listing no longer has are marked deleted."""
         now = utcnow()
 
         async def work(session: AsyncSession) -> None:
-            counts = self.tally.of("projects")
-            counts += await mirror_service.mirror_projects(
-                session, account_id=self.account_id, projects=projects, now=now
-            )
+            counts = self.tally.of(entity)
+            counts += await mirror(session, now=now)
             if self._tombstones:
                 counts.deleted += await mirror_service.tombstone(
-                    session,
-                    model=Project,
-                    account_id=self.account_id,
-                    seen_ace_ids={p.project_id for p in projects},
-                    now=now,
+                    session, model=model, account_id=self.account_id, seen_ace_ids=seen, now=now
                 )
 
         await self.write(work)
