@@ -1,4 +1,4 @@
-"""``python -m ace_sandbox [--port 8100] [--bench] [--fault name=value ...]``."""
+"""``python -m ace_sandbox [--port 8100] [--bench] [--max-rows-per-page N] [--fault k=v ...]``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def _fault(text: str) -> tuple[str, object]:
     return name.strip(), parsed
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _today(text: str) -> date:
     return date.today() if text == "today" else date.fromisoformat(text)
 
@@ -50,6 +57,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--guid-idle-seconds", type=float, default=8 * 3600.0)
     p.add_argument("--guid-max-age-seconds", type=float, default=None)
     p.add_argument("--empty-dates-as-string", action="store_true")
+    p.add_argument(
+        "--max-rows-per-page",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="answer at most N rows per getusers/getprojects/gettasks page",
+    )
     p.add_argument(
         "--fault",
         action="append",
@@ -80,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         guid_idle_seconds=args.guid_idle_seconds,
         guid_max_age_seconds=args.guid_max_age_seconds,
         empty_dates_as_string=args.empty_dates_as_string,
+        max_rows_per_page=args.max_rows_per_page,
         log_level=args.log_level,
     )
 

@@ -25,6 +25,8 @@ DELETE   /_sandbox/accounts/{a}/projects/{id}              soft-delete a project
 POST     /_sandbox/accounts/{a}/users/{id}                 update user fields (e.g. access_status)
 POST     /_sandbox/accounts/{a}/users/{id}/deactivate      access status 3
 POST     /_sandbox/accounts/{a}/time-entries               add or replace a daily time row
+POST     /_sandbox/accounts/{a}/closed-through             ``{"closed_through": day | null}``: close
+                                                           time up to that day (null reopens)
 =======  ================================================  =====================================
 
 Field names in bodies are the store's attribute names (``task_resume``,
@@ -183,6 +185,17 @@ def _accounts(app: SandboxApp) -> list[dict[str, Any]]:
     ]
 
 
+_CLOSED_THROUGH = re.compile(r"^/_sandbox/accounts/(?P<account>[^/]+)/closed-through$")
+
+
+def _closed_through(app: SandboxApp, account_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    account = _account(app, account_id)
+    moment = _date("closed_through", data.get("closed_through"))
+    account.close_period(moment.date() if moment is not None else None)
+    closed = account.closed_through
+    return {"closed_through": closed.isoformat() if closed is not None else None}
+
+
 _ROUTE = re.compile(
     r"^/_sandbox/accounts/(?P<account>[^/]+)/(?P<kind>tasks|projects|users|time-entries)"
     r"(?:/(?P<id>\d+))?(?:/(?P<sub>assignees|deactivate)(?:/(?P<sub_id>\d+))?)?$"
@@ -289,6 +302,8 @@ async def handle(
             result = _expire(app, data)
         elif path == "/_sandbox/accounts" and method == "GET":
             result = _accounts(app)
+        elif (closing := _CLOSED_THROUGH.match(path)) and method == "POST":
+            result = _closed_through(app, closing["account"], data)
         else:
             status, result = _data_route(app, method, path, data)
     except AdminError as exc:

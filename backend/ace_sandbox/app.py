@@ -5,7 +5,7 @@ Route ``/`` is the AceProject endpoint (GET query string and POST
 are ignored). ``/_sandbox/*`` are the admin endpoints (see ``admin.py``). Anything else is
 404, other methods on ``/`` are 405.
 
-Choices where ace-api.md is silent:
+Choices where the public sources are silent:
 
 - ``format`` must be ``iso8601`` or ``json`` (any case). Missing or any other value (the
   real default is DS XML) fails with 3004; that failure, like every envelope that cannot
@@ -13,6 +13,21 @@ Choices where ace-api.md is silent:
 - Every ``fail`` is HTTP 200 with ``Content-Type: application/json; charset=utf-8``;
   request bodies over ``max_request_bytes`` get 413, an unexpected sandbox error 500.
 - A call refreshes the GUID's last use only when it succeeds.
+- With the ``iso8601_as_xml`` fault a ``format=iso8601`` answer (ok or fail) is the XML
+  document of ``render.xml_document`` with ``Content-Type: text/xml; charset=utf-8``.
+
+Behaviour options of ``SandboxConfig`` (all read on every call, so a test may flip them on
+``app.config`` at run time):
+
+- ``max_rows_per_page`` (default None): the page cap of ``listing.parse_paging``; ACE
+  documents no maximum page size, so a client must page on ``TOTAL_ROW_COUNT``.
+- ``task_rows_without_status_id`` (default False, invented): task rows leave out
+  ``TASK_STATUS_ID`` (which only the sandbox puts there), so a client must match statuses
+  by name.
+- ``forcombo_ignores_user_filters`` (default True, invented): ``gettasks`` with
+  ``forcombo=true`` ignores ``filterassigneduserid``/``filterrevieweruserid``; no public
+  source combines them.
+- ``getusers_admin_only`` (default False, invented): ``getusers`` fails for normal users.
 """
 
 from __future__ import annotations
@@ -24,9 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ace_sandbox import admin, asgi, render
+from ace_sandbox.calls import Call, Settings
 from ace_sandbox.data import generate
 from ace_sandbox.faults import Decision, FaultController, Faults, Stats
-from ace_sandbox.functions import Call, Settings, dispatch
+from ace_sandbox.functions import dispatch
 from ace_sandbox.listing import QueryCache
 from ace_sandbox.params import ERR_FORMAT, AceFailure, Params, parse_pairs
 from ace_sandbox.store import Store
@@ -60,6 +76,10 @@ class SandboxConfig:
     query_cache_size: int = 64
     recent_requests: int = 200
     clock: Callable[[], float] = time.monotonic
+    max_rows_per_page: int | None = None
+    task_rows_without_status_id: bool = False
+    forcombo_ignores_user_filters: bool = True
+    getusers_admin_only: bool = False
 
 
 class SandboxApp:
@@ -89,6 +109,10 @@ class SandboxApp:
 
     def answer(self, raw: Mapping[str, str]) -> bytes:
         """The JSON body the ACE endpoint gives for these parameters (no faults applied)."""
+        return self.answer_typed(raw)[0]
+
+    def answer_typed(self, raw: Mapping[str, str], xml: bool = False) -> tuple[bytes, str]:
+        """The body and Content-Type of the answer; ``xml`` turns iso8601 answers into XML."""
         params = Params(raw)
         fmt = (params.text("format") or "").strip().lower()
         if fmt not in ("iso8601", "json"):
@@ -97,27 +121,36 @@ class SandboxApp:
                 f"unsupported format {params.text('format') or '(none: DS)'}; "
                 "the sandbox answers format=iso8601 or format=json",
             )
-            return render.envelope("fail", [_fail(failure)], "iso8601")
-        config = self.config
+            return render.envelope("fail", [_fail(failure)], "iso8601"), asgi.JSON
         call = Call(
             store=self.store,
             params=params,
-            settings=Settings(
-                guid_idle_seconds=config.guid_idle_seconds,
-                guid_max_age_seconds=config.guid_max_age_seconds,
-                default_rows_per_page=config.default_rows_per_page,
-                null_date="" if config.empty_dates_as_string else None,
-            ),
+            settings=self._settings(),
             cache=self.cache,
-            now=config.clock(),
+            now=self.config.clock(),
         )
-        date_format: render.DateFormat = "json" if fmt == "json" else "iso8601"
         fct = params.text("fct")
         try:
-            rows = dispatch(call, fct.strip().lower() if fct is not None else None)
+            status, rows = "ok", dispatch(call, fct.strip().lower() if fct is not None else None)
         except AceFailure as failure:
-            return render.envelope("fail", [_fail(failure)], date_format)
-        return render.envelope("ok", rows, date_format)
+            status, rows = "fail", [_fail(failure)]
+        if xml and fmt == "iso8601":
+            return render.xml_document(rows), asgi.XML
+        date_format: render.DateFormat = "json" if fmt == "json" else "iso8601"
+        return render.envelope(status, rows, date_format), asgi.JSON
+
+    def _settings(self) -> Settings:
+        config = self.config
+        return Settings(
+            guid_idle_seconds=config.guid_idle_seconds,
+            guid_max_age_seconds=config.guid_max_age_seconds,
+            default_rows_per_page=config.default_rows_per_page,
+            null_date="" if config.empty_dates_as_string else None,
+            max_rows_per_page=config.max_rows_per_page,
+            task_rows_without_status_id=config.task_rows_without_status_id,
+            forcombo_ignores_user_filters=config.forcombo_ignores_user_filters,
+            getusers_admin_only=config.getusers_admin_only,
+        )
 
     # ASGI --------------------------------------------------------------------------------
 
@@ -232,12 +265,11 @@ class SandboxApp:
         elif decision.oversize_mb:
             await asgi.stream(send, 200, _oversize(decision.oversize_mb, watch))
         else:
-            content_type = asgi.JSON
             if decision.replace_body:
                 body = decision.replace_body.encode()
                 content_type = decision.replace_content_type or asgi.JSON
             else:
-                body = self.answer(raw)
+                body, content_type = self.answer_typed(raw, decision.iso8601_as_xml)
             if decision.malformed:
                 body = body[: max(1, len(body) // 2)]
             if decision.drip_bytes:

@@ -15,6 +15,7 @@ Send = Callable[[Message], Awaitable[None]]
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
+XML = "text/xml; charset=utf-8"
 
 
 class BodyTooLargeError(Exception):

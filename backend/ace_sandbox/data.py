@@ -14,9 +14,18 @@ Shapes (all invented, none of them comes from the real API):
   ``members_per_project`` normal users. Tasks go round-robin over projects; the first
   assignee rotates over the project's members, a second one is added for about 30 % of
   tasks, and an administrator reviews about 20 %.
-- Status types follow ``slot = (index + index // projects) % 10`` (index = task index):
-  0-3 waiting, 4-6 in progress, 7-9 completed. Tasks in slot 0 or 5 are overdue (due 1-14
-  days before ``today``); other due dates fall between 10 days before and 40 days after.
+- Task-status lists: explicit per project in the spec (the demo account's), else drawn
+  per project from name pools: 1-2 waiting, 1-2 in progress and 1-2 completed statuses in a
+  shuffled sort order, so lists differ in length and names, and one name (e.g. "Review")
+  can be waiting in one project and in progress in another. The ids of all lists are one
+  account-wide sequence, shuffled, so an id says nothing about its kind. Statuses come from
+  their own seeded RNG (``"<seed>/<account id>/statuses"``), so they do not move the rest of
+  the data.
+- Status kinds follow ``slot = (index + index // projects) % 10`` (index = task index):
+  0-3 waiting, 4-6 in progress, 7-9 completed; the task gets a status of that kind from
+  its project's list. Percent done (tenths, 0..10): 0 waiting, 1-9 in progress, 10
+  completed. Tasks in slot 0 or 5 are overdue (due 1-14 days before ``today``); other due
+  dates fall between 10 days before and 40 days after.
 - Time entries are daily rows of weekly lines (1-5 week days, Monday-Friday, never after
   ``today``) by an assignee of the task, within ``history_weeks`` weeks; weeks older than
   two are approved, last week submitted, the current one in progress. Each task's
@@ -33,16 +42,20 @@ from datetime import date, datetime, time, timedelta
 from ace_sandbox.models import (
     ACCESS_LEVEL_ADMIN,
     ACCESS_LEVEL_NORMAL,
-    STATUS_TYPE_COMPLETED,
-    STATUS_TYPE_IN_PROGRESS,
-    STATUS_TYPE_WAITING,
+    PERCENT_DONE_MAX,
+    STATUS_COMPLETED,
+    STATUS_IN_PROGRESS,
+    STATUS_WAITING,
     Assignment,
     Project,
     Task,
+    TaskStatus,
     TimeEntry,
     User,
 )
 from ace_sandbox.store import Account, Store, wall_clock
+
+StatusList = tuple[tuple[str, int], ...]  # (name, CompletedStatus code) in sort order
 
 DEFAULT_TODAY = date(2025, 6, 2)
 DEFAULT_SEED = 20250602
@@ -83,6 +96,8 @@ class AccountSpec:
     members_per_project: int = 8
     #: Project names by index (the generic pool is used past its end or when empty).
     project_names: tuple[str, ...] = ()
+    #: Task-status lists by project index (drawn from the name pools past its end).
+    status_lists: tuple[StatusList, ...] = ()
     history_weeks: int = 26
     password: str = DEMO_PASSWORD
     product_name: str = "AceProject"
@@ -99,6 +114,30 @@ DEMO_SPEC = AccountSpec(
         NamedUser("bob", "Bob", "Brown"),
     ),
     memberships=(("alice", "bob"), ("alice", "bob"), ("alice",), ("bob",)),
+    status_lists=(
+        (
+            ("Not started", STATUS_WAITING),
+            ("Review", STATUS_WAITING),
+            ("In progress", STATUS_IN_PROGRESS),
+            ("Done", STATUS_COMPLETED),
+            ("Cancelled", STATUS_COMPLETED),
+        ),
+        (
+            ("To do", STATUS_WAITING),
+            ("Review", STATUS_IN_PROGRESS),
+            ("Testing", STATUS_IN_PROGRESS),
+            ("Completed", STATUS_COMPLETED),
+        ),
+        (("New", STATUS_WAITING), ("Started", STATUS_IN_PROGRESS), ("Closed", STATUS_COMPLETED)),
+        (
+            ("Backlog", STATUS_WAITING),
+            ("Waiting for input", STATUS_WAITING),
+            ("In progress", STATUS_IN_PROGRESS),
+            ("Review", STATUS_IN_PROGRESS),
+            ("Done", STATUS_COMPLETED),
+            ("Cancelled", STATUS_COMPLETED),
+        ),
+    ),
     history_weeks=4,
     product_name="AceProject Demo",
     company_id=101,
@@ -168,16 +207,53 @@ _DESCRIPTIONS = tuple(
 )
 _COMMENTS = ("", "", "Meeting", "Implementation", "Code review", "Testing", "Support call")
 _HOURS = tuple(q / 4 for q in range(1, 33))
-_STATUSES_BY_TYPE = {STATUS_TYPE_WAITING: (1, 2), STATUS_TYPE_IN_PROGRESS: (3, 4)}
-_COMPLETED_STATUSES = (5, 5, 5, 6)
+_STATUS_NAMES = {
+    STATUS_WAITING: ("Not started", "To do", "New", "Backlog", "Review", "Waiting for input"),
+    STATUS_IN_PROGRESS: ("In progress", "Review", "Testing", "Started", "In development"),
+    STATUS_COMPLETED: ("Completed", "Done", "Cancelled", "Closed"),
+}
 
 
-def _status_type(slot: int) -> int:
+def _status_kind(slot: int) -> int:
     if slot < 4:
-        return STATUS_TYPE_WAITING
+        return STATUS_WAITING
     if slot < 7:
-        return STATUS_TYPE_IN_PROGRESS
-    return STATUS_TYPE_COMPLETED
+        return STATUS_IN_PROGRESS
+    return STATUS_COMPLETED
+
+
+def _drawn_status_list(rng: random.Random) -> StatusList:
+    """1-2 statuses of each kind, names unique within the list, in a shuffled order."""
+    chosen: list[tuple[str, int]] = []
+    for kind in (STATUS_WAITING, STATUS_IN_PROGRESS, STATUS_COMPLETED):
+        pool = [name for name in _STATUS_NAMES[kind] if name not in {n for n, _ in chosen}]
+        chosen.extend((name, kind) for name in rng.sample(pool, 1 + int(rng.random() * 2)))
+    rng.shuffle(chosen)
+    return tuple(chosen)
+
+
+def _status_lists(spec: AccountSpec, seed: int) -> list[list[TaskStatus]]:
+    """Every project's statuses, ids dealt from one shuffled account-wide sequence."""
+    rng = random.Random(f"{seed}/{spec.account_id}/statuses")  # noqa: S311 - sample data
+    named = spec.status_lists
+    shapes = [
+        named[index] if index < len(named) else _drawn_status_list(rng)
+        for index in range(spec.size.projects)
+    ]
+    ids = list(range(1, sum(len(shape) for shape in shapes) + 1))
+    rng.shuffle(ids)
+    dealt = iter(ids)
+    return [
+        [TaskStatus(next(dealt), name, kind, order) for order, (name, kind) in enumerate(shape, 1)]
+        for shape in shapes
+    ]
+
+
+def _ids_by_kind(statuses: list[TaskStatus]) -> dict[int, list[int]]:
+    by_kind: dict[int, list[int]] = {}
+    for status in statuses:
+        by_kind.setdefault(status.completed_status, []).append(status.task_status_id)
+    return by_kind
 
 
 class _Builder:
@@ -185,6 +261,7 @@ class _Builder:
 
     def __init__(self, spec: AccountSpec, seed: int, today: date) -> None:
         self.spec = spec
+        self.statuses = _status_lists(spec, seed)
         # deterministic sample data, not security material
         self.rng = random.Random(f"{seed}/{spec.account_id}")  # noqa: S311
         self.today = today
@@ -252,9 +329,9 @@ class _Builder:
 
     def _projects(
         self, account: Account, normal: list[int], admins: list[int], by_name: dict[str, int]
-    ) -> list[tuple[Project, list[int]]]:
+    ) -> list[tuple[Project, list[int], dict[int, list[int]]]]:
         spec, rng = self.spec, self.rng
-        result: list[tuple[Project, list[int]]] = []
+        result: list[tuple[Project, list[int], dict[int, list[int]]]] = []
         span = max(60, spec.history_weeks * 7 * 2)
         for index in range(spec.size.projects):
             project_id = 1000 + index
@@ -292,12 +369,16 @@ class _Builder:
                 update_user_id=admins[-1],
                 pourcentage=100.0 if status == 4 else float(int(rng.random() * 95)),
             )
-            account.add_project(project, members)
-            result.append((project, members))
+            statuses = self.statuses[index]
+            account.add_project(project, members, statuses)
+            result.append((project, members, _ids_by_kind(statuses)))
         return result
 
     def _tasks(
-        self, account: Account, projects: list[tuple[Project, list[int]]], admins: list[int]
+        self,
+        account: Account,
+        projects: list[tuple[Project, list[int], dict[int, list[int]]]],
+        admins: list[int],
     ) -> list[tuple[Task, list[int]]]:
         spec, rng, today = self.spec, self.rng, self.today
         if not projects:
@@ -308,20 +389,18 @@ class _Builder:
         rand = rng.random
         for index in range(spec.size.tasks):
             p_index = index % len(projects)
-            project, members = projects[p_index]
+            project, members, status_ids = projects[p_index]
             numbers[p_index] += 1
             slot = (index + index // len(projects)) % 10
-            status_type = _status_type(slot)
-            if status_type == STATUS_TYPE_COMPLETED:
-                status_id = _COMPLETED_STATUSES[int(rand() * 4)]
-            else:
-                status_id = _STATUSES_BY_TYPE[status_type][int(rand() * 2)]
+            kind = _status_kind(slot)
+            choices = status_ids[kind]
+            status_id = choices[int(rand() * len(choices))]
             age = (self.now - project.date_created).total_seconds() / 86400
             created_back = age * rand()
             created = self._moment(max(created_back, 1.0))
             modified = self._moment(created_back * rand())
             start = datetime.combine(created.date(), time()) + timedelta(days=int(rand() * 10))
-            if status_type != STATUS_TYPE_COMPLETED and slot % 5 == 0:
+            if kind != STATUS_COMPLETED and slot % 5 == 0:
                 end = midnight - timedelta(days=1 + int(rand() * 14))
                 start = min(start, end)
             else:
@@ -343,17 +422,16 @@ class _Builder:
                 date_modified=max(modified, created),
                 date_expected_start=start,
                 date_expected_end=end,
-                date_actual_start=start if status_type != STATUS_TYPE_WAITING else None,
-                date_actual_end=(
-                    min(end, midnight) if status_type == STATUS_TYPE_COMPLETED else None
-                ),
+                date_actual_start=start if kind != STATUS_WAITING else None,
+                date_actual_end=min(end, midnight) if kind == STATUS_COMPLETED else None,
                 estimated_time=estimated,
+                # whole tenths, as ACE's PercentDone (0..10) is entered
                 pourcentage_done=(
-                    100.0
-                    if status_type == STATUS_TYPE_COMPLETED
-                    else float(10 + int(rand() * 80))
-                    if status_type == STATUS_TYPE_IN_PROGRESS
-                    else 0.0
+                    int(PERCENT_DONE_MAX)
+                    if kind == STATUS_COMPLETED
+                    else 1 + int(rand() * 9)
+                    if kind == STATUS_IN_PROGRESS
+                    else 0
                 ),
                 creator_user_id=admins[0],
                 update_user_id=admins[int(rand() * len(admins))],
@@ -393,7 +471,6 @@ class _Builder:
         # (week back, weekday) -> (worked, created, submitted, approved); shared datetimes
         days: dict[tuple[int, int], tuple[datetime, datetime, datetime | None, datetime | None]]
         days = {}
-        hours_by_task: dict[int, float] = {}
         entries: list[TimeEntry] = []
         append = entries.append
         line_id = 0
@@ -446,10 +523,7 @@ class _Builder:
                         approved,
                     )
                 )
-                hours_by_task[task_id] = hours_by_task.get(task_id, 0.0) + total
-        account.load_time_entries(entries)
-        for task_id, hours in hours_by_task.items():
-            account.tasks[task_id].actual_hours = round(hours, 2)
+        account.load_time_entries(entries)  # also sums each task's ACTUAL_HOURS
 
 
 def build_account(

@@ -25,6 +25,12 @@ order and the first that fires answers:
    Content-Length), ``drip_bytes`` + ``drip_delay`` (the body sent in chunks of that many
    bytes with that delay in between, Content-Length set).
 
+``iso8601_as_xml`` (false or true; scoped by ``fcts``) answers a ``format=iso8601`` request
+with an XML document instead of JSON (``text/xml; charset=utf-8``), ``format=json`` still
+answering JSON. Invented: no published answer in the ``iso8601`` format exists, and the
+format list of ``login`` names an XML format (DS) as the default, so a client must not
+assume JSON.
+
 Changing ``error_rate``, ``error_seed`` or ``error_every`` restarts the RNG and the counter.
 """
 
@@ -67,6 +73,7 @@ class Faults:
     oversize_mb: float = 0.0
     drip_bytes: int = 0
     drip_delay: float = 0.0
+    iso8601_as_xml: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +173,7 @@ class Decision:
     oversize_mb: float = 0.0
     drip_bytes: int = 0
     drip_delay: float = 0.0
+    iso8601_as_xml: bool = False
 
 
 class FaultController:
@@ -258,6 +266,7 @@ class FaultController:
             decision.oversize_mb = faults.oversize_mb
             decision.drip_bytes = faults.drip_bytes
             decision.drip_delay = faults.drip_delay
+            decision.iso8601_as_xml = faults.iso8601_as_xml
             return decision
 
     def _throttled(self, faults: Faults, key: str) -> bool:

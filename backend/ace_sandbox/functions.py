@@ -1,6 +1,7 @@
-"""The AceProject functions the sandbox answers (``fct`` values), one handler each.
+"""The AceProject read functions the sandbox answers (``fct`` values), one handler each, and
+the dispatch table (the write functions are in ``writes.py``).
 
-Invented behaviour where ace-api.md is silent:
+Invented behaviour where the public sources are silent:
 
 - ``login`` accepts the username or the e-mail address (case-insensitive); the password is
   compared verbatim (only an empty one counts as missing) and checked before the access
@@ -11,34 +12,50 @@ Invented behaviour where ace-api.md is silent:
 - ``getpublicsettings`` returns ``ACCOUNT_ID``, ``CUSTOM_PRODUCT_NAME``, ``COMPANY_NAME``,
   ``DEFAULT_LANGUAGE``, ``SSO_ENABLED``.
 - Visibility: administrators (ACCESS_LEVEL 2) see everything; normal users see only the
-  projects they are members of, the tasks of those projects, their assignments and, in
+  projects they are members of, the tasks of those projects, their status lists, and, in
   ``gettimereport`` with ``filtermyworkitems=false``, the time of those projects. Every user
-  of the account is visible to everyone in ``getusers``.
+  of the account is visible to everyone in ``getusers``, unless the
+  ``getusers_admin_only`` setting refuses the list to normal users (4004), as some accounts
+  do.
 - Deleted projects are listed only with ``deletedprojects=true`` (which lists only them);
   their tasks are hidden everywhere. ``getprojectinfo`` of a deleted, invisible or unknown
   project fails with 3003.
 - Id filters (``filtertaskstatusid``, ``filterprojectstatusid`` and the like) accept a
   comma-separated list. ``texttosearch`` is a case-insensitive substring match on the
   name/title fields. ``filterusername`` matches the whole username, case-insensitively.
-- ``getassigneduserlist`` answers one row per (task, user) assignment: of the task given by
-  ``taskid``, or of every task of ``projectid``; ordered by TASK_ID then USER_ID.
-  ``includeinactivesusers`` (default true) false drops users with ACCESS_STATUS 3.
+- ``gettasks`` with ``forcombo=true`` ignores ``filterassigneduserid`` and
+  ``filterrevieweruserid`` while the ``forcombo_ignores_user_filters`` setting is on (the
+  default): no source shows the pick-list honouring them. ``filtertaskcompleted`` means "the
+  status's COMPLETED_STATUS is 1". The ``task_rows_without_status_id`` setting leaves
+  ``TASK_STATUS_ID`` off task rows (a client must then match statuses by name).
+- ``gettaskstatuses`` needs ``projectid`` (1001 without it; 3003 for an unknown, deleted or
+  invisible project) and answers that project's list in SORT_ORDER.
+- ``getassigneduserlist`` answers the users who may be assigned: the members of the project
+  (of ``projectid``, or of the task given by ``taskid``; both given and not matching: no
+  rows), ordered by USER_ID; ``includeinactivesusers`` (default true) false drops users with
+  ACCESS_STATUS 3. It says nothing about who is assigned.
 - ``gettimereport``: only ``view=1``; ``filtermyworkitems`` defaults to true (the caller's
   own rows); all date filters are inclusive days; rows ordered by DATE_WORKED then
-  TIMESHEET_LINE_ID; no paging.
+  TIMESHEET_LINE_ID; no paging (and no page cap).
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from ace_sandbox import render
+from ace_sandbox.calls import (
+    Call,
+    Caller,
+    ids,
+    may_use_project,
+    visible_projects,
+)
 from ace_sandbox.listing import (
-    QueryCache,
+    Paging,
     filter_key,
     order,
     page_of,
@@ -49,9 +66,7 @@ from ace_sandbox.listing import (
 )
 from ace_sandbox.models import (
     ACCESS_ALLOWED,
-    ACCESS_INACTIVE,
     Project,
-    Session,
     Task,
     TimeEntry,
     User,
@@ -64,46 +79,15 @@ from ace_sandbox.params import (
     ERR_INACTIVE,
     ERR_INVALID,
     ERR_MISSING,
+    ERR_NO_RIGHT,
     ERR_NOT_FOUND,
     AceFailure,
     Params,
 )
-from ace_sandbox.store import Account, Store, day_matches
+from ace_sandbox.store import Account, day_matches
+from ace_sandbox.writes import WRITE_FUNCTIONS
 
 Row = dict[str, Any]
-
-
-@dataclass(slots=True)
-class Settings:
-    """The part of the app configuration the functions need."""
-
-    guid_idle_seconds: float
-    guid_max_age_seconds: float | None
-    default_rows_per_page: int
-    null_date: str | None
-
-
-@dataclass(slots=True)
-class Caller:
-    account: Account
-    user: User
-    session: Session
-
-
-@dataclass(slots=True)
-class Call:
-    store: Store
-    params: Params
-    settings: Settings
-    cache: QueryCache
-    now: float
-    caller: Caller | None = None
-
-    @property
-    def me(self) -> Caller:
-        if self.caller is None:
-            raise AceFailure(ERR_GUID, "invalid or expired GUID")
-        return self.caller
 
 
 def authenticate(call: Call) -> Caller:
@@ -171,26 +155,9 @@ def fn_getpublicsettings(call: Call) -> list[Row]:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _ids(params: Params, name: str) -> frozenset[int] | None:
-    value = params.text(name)
-    if value is None:
-        return None
-    try:
-        return frozenset(int(part) for part in value.split(",") if part.strip())
-    except ValueError:
-        raise AceFailure(ERR_INVALID, f"invalid id list for {name}: {value!r}") from None
-
-
 def _search(params: Params) -> str | None:
     text = params.text("texttosearch")
     return text.strip().casefold() if text is not None else None
-
-
-def _visible_projects(caller: Caller, assigned_only: bool = False) -> set[int] | None:
-    """Project ids the caller may see, or None for "all" (administrators)."""
-    if caller.user.is_admin and not assigned_only:
-        return None
-    return caller.account.projects_by_member.get(caller.user.user_id, set())
 
 
 def _field_names(row: Row) -> frozenset[str]:
@@ -201,19 +168,7 @@ _DUMMY = Account("fields")
 TASK_FIELDS = _field_names(render.task_row(_DUMMY, Task(0, 0, ""), None))
 PROJECT_FIELDS = _field_names(render.project_row(_DUMMY, Project(0, ""), None))
 USER_FIELDS = _field_names(render.user_row(_DUMMY, User(0, "", "", "", "", ""), None))
-ASSIGNMENT_FIELDS = frozenset(
-    {
-        "USER_ID",
-        "USERNAME",
-        "FIRST_NAME",
-        "LAST_NAME",
-        "IS_ASSIGNEE",
-        "IS_REVIEWER",
-        "ASSIGNED_HOURS",
-        "TASK_ID",
-        "PROJECT_ID",
-    }
-)
+ASSIGNABLE_FIELDS = _field_names(render.assignable_user_row(User(0, "", "", "", "", "")))
 
 
 def _listing(
@@ -228,9 +183,15 @@ def _listing(
         me.account.version,
         me.user.user_id,
         me.user.is_admin,
+        call.settings,
         filter_key(call.params),
     )
     return call.cache.get_or_compute(key, compute)
+
+
+def _paging(call: Call) -> Paging | None:
+    settings = call.settings
+    return parse_paging(call.params, settings.default_rows_per_page, settings.max_rows_per_page)
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -239,16 +200,18 @@ def _listing(
 def fn_getusers(call: Call) -> list[Row]:
     me, params = call.me, call.params
     account = me.account
-    user_ids = _ids(params, "filteruserid")
+    if call.settings.getusers_admin_only and not me.user.is_admin:
+        raise AceFailure(ERR_NO_RIGHT, "no right: the user list is for administrators only")
+    user_ids = ids(params, "filteruserid")
     username = params.text("filterusername")
     active = params.boolean("filteractive")
-    statuses = _ids(params, "filteraccessstatus")
-    levels = _ids(params, "filteraccesslevel")
-    groups = _ids(params, "filterusergroupid")
+    statuses = ids(params, "filteraccessstatus")
+    levels = ids(params, "filteraccesslevel")
+    groups = ids(params, "filterusergroupid")
     in_project = params.integer("filterassignedprojectid")
     search = _search(params)
     combo = params.boolean("forcombo", False)
-    paging = parse_paging(params, call.settings.default_rows_per_page)
+    paging = _paging(call)
     sort = parse_sortorder(params.text("sortorder"), USER_FIELDS)
     nd = call.settings.null_date
     wanted_name = username.strip().lower() if username is not None else None
@@ -273,13 +236,13 @@ def fn_getusers(call: Call) -> list[Row]:
         ordered = order(found, _user_id, sort, lambda u: render.user_row(account, u, nd))
         return [u.user_id for u in ordered]
 
-    ids = _listing(call, "getusers", compute)
-    chosen = [account.users[i] for i in page_of(ids, paging)]
+    found_ids = _listing(call, "getusers", compute)
+    chosen = [account.users[i] for i in page_of(found_ids, paging)]
     if combo:
         rows = [render.user_combo_row(u) for u in chosen]
     else:
         rows = [render.user_row(account, u, nd) for u in chosen]
-    return with_total(rows, paging, len(ids))
+    return with_total(rows, paging, len(found_ids))
 
 
 def _user_id(user: User) -> int:
@@ -300,24 +263,24 @@ def fn_getprojects(call: Call) -> list[Row]:
     account = me.account
     project_id = params.integer("projectid")
     completed = params.boolean("filtercompletedproject")
-    statuses = _ids(params, "filterprojectstatusid")
-    types = _ids(params, "filterprojecttypeid")
-    priorities = _ids(params, "filterprojectpriorityid")
-    clients = _ids(params, "filterclientid")
-    creators = _ids(params, "filtercreatoruserid")
+    statuses = ids(params, "filterprojectstatusid")
+    types = ids(params, "filterprojecttypeid")
+    priorities = ids(params, "filterprojectpriorityid")
+    clients = ids(params, "filterclientid")
+    creators = ids(params, "filtercreatoruserid")
     member = params.integer("filterassigneduserid")
     assigned_only = bool(params.boolean("assignedonly", False))
     deleted = bool(params.boolean("deletedprojects", False))
     dates = params.date_filters(_PROJECT_DATES)
     search = _search(params)
     combo = params.boolean("forcombo", False)
-    paging = parse_paging(params, call.settings.default_rows_per_page)
+    paging = _paging(call)
     sort = parse_sortorder(params.text("sortorder"), PROJECT_FIELDS)
     nd = call.settings.null_date
     statuses_table = account.lookups.project_statuses
 
     def compute() -> list[int]:
-        visible = _visible_projects(me, assigned_only)
+        visible = visible_projects(me, assigned_only)
         members = account.projects_by_member.get(member, set()) if member is not None else None
         found: list[Project] = []
         for project in account.projects.values():
@@ -341,13 +304,13 @@ def fn_getprojects(call: Call) -> list[Row]:
         ordered = order(found, _project_id, sort, lambda p: render.project_row(account, p, nd))
         return [p.project_id for p in ordered]
 
-    ids = _listing(call, "getprojects", compute)
-    chosen = [account.projects[i] for i in page_of(ids, paging)]
+    found_ids = _listing(call, "getprojects", compute)
+    chosen = [account.projects[i] for i in page_of(found_ids, paging)]
     if combo:
         rows = [render.project_combo_row(p) for p in chosen]
     else:
         rows = [render.project_row(account, p, nd) for p in chosen]
-    return with_total(rows, paging, len(ids))
+    return with_total(rows, paging, len(found_ids))
 
 
 def _project_id(project: Project) -> int:
@@ -360,7 +323,7 @@ def fn_getprojectinfo(call: Call) -> list[Row]:
     if project_id is None:
         raise AceFailure(ERR_MISSING, "required parameter missing: projectid")
     project = me.account.projects.get(project_id)
-    visible = _visible_projects(me)
+    visible = visible_projects(me)
     if project is None or project.deleted or (visible is not None and project_id not in visible):
         raise AceFailure(ERR_NOT_FOUND, f"project {project_id} not found")
     return [render.project_row(me.account, project, call.settings.null_date)]
@@ -376,22 +339,21 @@ def fn_gettasks(call: Call) -> list[Row]:
     account = me.account
     task_id = params.integer("taskid")
     project_id = params.integer("projectid")
-    assignee = params.integer("filterassigneduserid")
-    reviewer = params.integer("filterrevieweruserid")
-    creators = _ids(params, "filtercreatoruserid")
-    statuses = _ids(params, "filtertaskstatusid")
+    combo = bool(params.boolean("forcombo", False))
+    assignee, reviewer = _user_filters(call, combo)
+    creators = ids(params, "filtercreatoruserid")
+    statuses = ids(params, "filtertaskstatusid")
     completed = params.boolean("filtertaskcompleted")
-    types = _ids(params, "filtertasktypeid")
-    priorities = _ids(params, "filtertaskpriorityid")
-    groups = _ids(params, "filtertaskgroupid")
+    types = ids(params, "filtertasktypeid")
+    priorities = ids(params, "filtertaskpriorityid")
+    groups = ids(params, "filtertaskgroupid")
     assigned_only = bool(params.boolean("assignedprojectsonly", False))
     dates = params.date_filters(_TASK_DATES)
     search = _search(params)
-    combo = params.boolean("forcombo", False)
-    paging = parse_paging(params, call.settings.default_rows_per_page)
+    paging = _paging(call)
     sort = parse_sortorder(params.text("sortorder"), TASK_FIELDS)
     nd = call.settings.null_date
-    status_table = account.lookups.task_statuses
+    with_status_id = not call.settings.task_rows_without_status_id
 
     def compute() -> list[int]:
         candidates: list[set[int]] = []
@@ -415,7 +377,7 @@ def fn_gettasks(call: Call) -> list[Row]:
             chosen: Iterable[int] = set(candidates[0]).intersection(*candidates[1:])
         else:
             chosen = account.tasks.keys()
-        visible = _visible_projects(me, assigned_only)
+        visible = visible_projects(me, assigned_only)
         projects = account.projects
         found: list[Task] = []
         for tid in chosen:
@@ -428,7 +390,7 @@ def fn_gettasks(call: Call) -> list[Row]:
             if statuses is not None and task.task_status_id not in statuses:
                 continue
             if completed is not None:
-                status = status_table.get(task.task_status_id)
+                status = account.status_of(task)
                 if bool(status and status.completed) != completed:
                     continue
             if (
@@ -444,13 +406,22 @@ def fn_gettasks(call: Call) -> list[Row]:
         ordered = order(found, _task_id, sort, lambda t: render.task_row(account, t, nd))
         return [t.task_id for t in ordered]
 
-    ids = _listing(call, "gettasks", compute)
-    chosen_tasks = [account.tasks[i] for i in page_of(ids, paging)]
+    found_ids = _listing(call, "gettasks", compute)
+    chosen_tasks = [account.tasks[i] for i in page_of(found_ids, paging)]
     if combo:
         rows = [render.task_combo_row(t) for t in chosen_tasks]
     else:
-        rows = [render.task_row(account, t, nd) for t in chosen_tasks]
-    return with_total(rows, paging, len(ids))
+        rows = [render.task_row(account, t, nd, with_status_id) for t in chosen_tasks]
+    return with_total(rows, paging, len(found_ids))
+
+
+def _user_filters(call: Call, combo: bool) -> tuple[int | None, int | None]:
+    """``filterassigneduserid`` / ``filterrevieweruserid``, dropped for a pick-list."""
+    assignee = call.params.integer("filterassigneduserid")
+    reviewer = call.params.integer("filterrevieweruserid")
+    if combo and call.settings.forcombo_ignores_user_filters:
+        return None, None
+    return assignee, reviewer
 
 
 def _task_id(task: Task) -> int:
@@ -459,41 +430,49 @@ def _task_id(task: Task) -> int:
 
 def fn_getassigneduserlist(call: Call) -> list[Row]:
     me, params = call.me, call.params
-    account = me.account
     task_id = params.integer("taskid")
     project_id = params.integer("projectid")
     if task_id is None and project_id is None:
         raise AceFailure(ERR_MISSING, "required parameter missing: taskid or projectid")
     include_inactive = params.boolean("includeinactivesusers", True)
-    sort = parse_sortorder(params.text("sortorder"), ASSIGNMENT_FIELDS)
-    visible = _visible_projects(me)
-    if task_id is not None:
-        task_ids: Iterable[int] = [task_id] if task_id in account.tasks else []
-    else:
-        task_ids = sorted(account.tasks_by_project.get(project_id or 0, set()))
-    rows: list[Row] = []
-    for tid in task_ids:
-        task = account.tasks[tid]
-        project = account.projects.get(task.project_id)
-        if project_id is not None and task.project_id != project_id:
-            continue
-        if project is None or project.deleted:
-            continue
-        if visible is not None and task.project_id not in visible:
-            continue
-        for assignment in sorted(account.task_assignments(tid), key=lambda a: a.user_id):
-            user = account.users.get(assignment.user_id)
-            if user is None or (not include_inactive and user.access_status == ACCESS_INACTIVE):
-                continue
-            rows.append(render.assignment_row(account, task, assignment))
+    sort = parse_sortorder(params.text("sortorder"), ASSIGNABLE_FIELDS)
+    project = _assignable_project(me, task_id, project_id)
+    if project is None:
+        return []
+    users = me.account.users
+    rows = [
+        render.assignable_user_row(users[user_id])
+        for user_id in sorted(me.account.project_members.get(project.project_id, ()))
+        if user_id in users and (include_inactive or users[user_id].active)
+    ]
     for field, descending in reversed(sort):
         rows.sort(key=sort_key(field), reverse=descending)
     return rows
 
 
+def _assignable_project(me: Caller, task_id: int | None, project_id: int | None) -> Project | None:
+    """The visible, live project whose members a ``getassigneduserlist`` call lists."""
+    account = me.account
+    if task_id is not None:
+        task = account.tasks.get(task_id)
+        if task is None or (project_id is not None and task.project_id != project_id):
+            return None
+        project_id = task.project_id
+    project = account.projects.get(project_id) if project_id is not None else None
+    if project is None or project.deleted or not may_use_project(me, project.project_id):
+        return None
+    return project
+
+
 def fn_gettaskstatuses(call: Call) -> list[Row]:
-    statuses = call.me.account.lookups.task_statuses
-    return [render.task_status_row(statuses[i]) for i in sorted(statuses)]
+    me = call.me
+    project_id = call.params.integer("projectid")
+    if project_id is None:
+        raise AceFailure(ERR_MISSING, "required parameter missing: projectid")
+    project = me.account.projects.get(project_id)
+    if project is None or project.deleted or not may_use_project(me, project_id):
+        raise AceFailure(ERR_NOT_FOUND, f"project {project_id} not found")
+    return [render.task_status_row(s) for s in me.account.task_status_list(project_id)]
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -506,15 +485,15 @@ def fn_gettimereport(call: Call) -> list[Row]:
     if view is not None and view != 1:
         raise AceFailure(ERR_INVALID, f"view {view} is not supported by the sandbox (only 1)")
     mine = params.boolean("filtermyworkitems", True)
-    creators = _ids(params, "filtertimecreatoruserid")
-    projects = _ids(params, "projectid")
-    tasks = _ids(params, "filtertaskid")
-    lines = _ids(params, "timesheetlineid")
+    creators = ids(params, "filtertimecreatoruserid")
+    projects = ids(params, "projectid")
+    tasks = ids(params, "filtertaskid")
+    lines = ids(params, "timesheetlineid")
     first = params.day("filterdatefrom")
     last = params.day("filterdateto")
     modified_from = params.day("filtermodifiedfrom")
     modified_to = params.day("filtermodifiedto")
-    visible = None if mine else _visible_projects(me)
+    visible = None if mine else visible_projects(me)
     nd = call.settings.null_date
     user_id = me.user.user_id
 
@@ -561,6 +540,7 @@ FUNCTIONS: dict[str, tuple[bool, Handler]] = {
     "getassigneduserlist": (True, fn_getassigneduserlist),
     "gettaskstatuses": (True, fn_gettaskstatuses),
     "gettimereport": (True, fn_gettimereport),
+    **WRITE_FUNCTIONS,
 }
 
 

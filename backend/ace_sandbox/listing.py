@@ -1,6 +1,6 @@
 """Ordering, paging and a small result cache shared by the list functions.
 
-Rules (ace-api.md 5, invented where the API is silent):
+Rules (from the API explorer and public clients, invented where they are silent):
 
 - Order: the ``sortorder`` fields (comma-separated, case-insensitive names of the function's
   full row, each optionally followed by ``ASC`` or ``DESC``; nulls first ascending, text
@@ -10,6 +10,11 @@ Rules (ace-api.md 5, invented where the API is silent):
   ``pagenumber`` is set, ``rowsperpage`` null means the configured default page size
   (100); both must be >= 1 (else 3001). Every row of a paged answer carries
   ``TOTAL_ROW_COUNT``; a page past the end is ``ok`` with no rows.
+- Page cap (optional, ``max_rows_per_page``; ACE documents no maximum, so a service may
+  answer fewer rows than asked): a paged request asking for more rows is answered as if
+  ``rowsperpage`` were the cap (page offsets computed with it, ``TOTAL_ROW_COUNT`` still the
+  whole count); an unpaged request gets only the first cap rows (and no
+  ``TOTAL_ROW_COUNT``).
 - The ordered id list of a query is cached per (function, account version, caller,
   filters), so paging through 100k tasks costs one filtering pass; any data change bumps
   the account version and so invalidates it.
@@ -33,12 +38,15 @@ Row = dict[str, Any]
 class Paging:
     page: int
     rows: int
+    #: False for an unpaged request cut to the page cap (its rows carry no TOTAL_ROW_COUNT)
+    paged: bool = True
 
 
-def parse_paging(params: Params, default_rows: int) -> Paging | None:
+def parse_paging(params: Params, default_rows: int, max_rows: int | None = None) -> Paging | None:
+    """The requested page (None: the whole list), with ``rowsperpage`` held to ``max_rows``."""
     page = params.integer("pagenumber")
     if page is None:
-        return None
+        return None if max_rows is None else Paging(1, max_rows, paged=False)
     if page < 1:
         raise AceFailure(ERR_INVALID, f"invalid pagenumber: {page} (must be 1 or more)")
     rows = params.integer("rowsperpage")
@@ -46,6 +54,8 @@ def parse_paging(params: Params, default_rows: int) -> Paging | None:
         rows = default_rows
     if rows < 1:
         raise AceFailure(ERR_INVALID, f"invalid rowsperpage: {rows} (must be 1 or more)")
+    if max_rows is not None:
+        rows = min(rows, max_rows)
     return Paging(page, rows)
 
 
@@ -108,7 +118,7 @@ def page_of(items: Sequence[T], paging: Paging | None) -> Sequence[T]:
 
 
 def with_total(rows: list[Row], paging: Paging | None, total: int) -> list[Row]:
-    if paging is not None:
+    if paging is not None and paging.paged:
         for row in rows:
             row["TOTAL_ROW_COUNT"] = total
     return rows

@@ -1,27 +1,56 @@
 """Plain records the sandbox keeps in memory, and the lookup tables every account shares.
 
-Invented choices (ace-api.md leaves them open):
+Task statuses follow the documented ``CompletedStatus`` code list of ACE's ``savetaskstatus``
+function: 0 waiting, 1 completed, 2 in progress (``COMPLETED_STATUS`` on ``gettaskstatuses``
+rows is that code, not a boolean). Percent done of a task (``POURCENTAGE_DONE``) is on ACE's
+documented ``PercentDone`` scale 0..10 (tenths: 4 means 40 %); a project's ``POURCENTAGE``
+is 0..100.
+
+Invented choices (the public sources leave them open):
 
 - ``User.active`` is derived from ``access_status`` (1 active-allowed, 2 active-denied,
-  3 inactive-denied, ace-api.md 6.5): a user is ACTIVE unless its status is 3; only
-  status 1 may log in.
-- Task statuses group into the three status types of ace-api.md 6.3 (1 waiting,
-  2 in progress, 3 completed); a status is COMPLETED_STATUS when its type is 3.
+  3 inactive-denied): a user is ACTIVE unless its status is 3; only status 1 may log in.
+- Every project has its own ordered list of task statuses; status ids come from one
+  account-wide sequence. A status listed in no project exists only through
+  ``Account.give_task_unknown_status`` (a test aid).
+- ``STATUS_TYPE_ID`` on task rows is a per-project permutation of the codes 1..3 over the
+  three status kinds (``status_type_code``), so no fixed table decodes it for every project.
 - Project statuses carry a "completed" flag used by ``filtercompletedproject``.
-- ``POURCENTAGE``/``POURCENTAGE_DONE`` are percentages 0..100 (the real scale is unconfirmed).
-- Lookup ids (status, priority, type, group, client, time type) are the same small
+- A time-sheet line is one user's week (Sunday to Saturday) of daily entries; it keeps its
+  id, user and week even when no day has hours left.
+- Lookup ids (project status, priority, type, group, client, time type) are the same small
   tables in every account.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from itertools import permutations
 
-STATUS_TYPE_WAITING = 1
-STATUS_TYPE_IN_PROGRESS = 2
-STATUS_TYPE_COMPLETED = 3
-STATUS_TYPE_NAMES = {1: "Waiting", 2: "In progress", 3: "Completed"}
+# The documented CompletedStatus codes of a task status.
+STATUS_WAITING = 0
+STATUS_COMPLETED = 1
+STATUS_IN_PROGRESS = 2
+COMPLETED_STATUS_CODES = (STATUS_WAITING, STATUS_COMPLETED, STATUS_IN_PROGRESS)
+
+PERCENT_DONE_MAX = 10.0
+
+# All orders of the codes 1..3; a project's STATUS_TYPE_ID codes are one of them.
+_STATUS_TYPE_PERMUTATIONS = tuple(permutations((1, 2, 3)))
+
+
+def status_type_code(project_id: int, completed_status: int) -> int:
+    """The STATUS_TYPE_ID a task row of this project carries for a status kind (invented:
+    neighbouring project ids use different permutations, so no single table fits)."""
+    codes = _STATUS_TYPE_PERMUTATIONS[project_id % len(_STATUS_TYPE_PERMUTATIONS)]
+    return codes[completed_status]
+
+
+def week_start_of(day: date) -> date:
+    """The Sunday that starts the ACE time-sheet week of ``day``."""
+    return day - timedelta(days=(day.weekday() + 1) % 7)
+
 
 ACCESS_LEVEL_NORMAL = 1
 ACCESS_LEVEL_ADMIN = 2
@@ -35,11 +64,12 @@ ACCESS_INACTIVE = 3
 class TaskStatus:
     task_status_id: int
     name: str
-    status_type_id: int
+    completed_status: int
+    sort_order: int = 0
 
     @property
     def completed(self) -> bool:
-        return self.status_type_id == STATUS_TYPE_COMPLETED
+        return self.completed_status == STATUS_COMPLETED
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +141,8 @@ class Task:
     task_desc_creator: str = ""
     task_group_id: int = 1
     task_type_id: int = 1
-    task_status_id: int = 1
+    #: 0 = "the first status of the project's list", resolved by ``Account.add_task``
+    task_status_id: int = 0
     task_priority_id: int = 2
     date_created: datetime = datetime(2025, 1, 1)
     date_modified: datetime = datetime(2025, 1, 1)
@@ -121,6 +152,7 @@ class Task:
     date_actual_end: datetime | None = None
     estimated_time: float = 0.0
     actual_hours: float = 0.0
+    #: tenths, 0..10 (ACE's PercentDone scale)
     pourcentage_done: float = 0.0
     creator_user_id: int = 1
     update_user_id: int = 1
@@ -157,6 +189,27 @@ class TimeEntry:
 
 
 @dataclass(slots=True)
+class TimeLine:
+    """One weekly time-sheet line: a user's hours on one task, by day of the week."""
+
+    timesheet_line_id: int
+    user_id: int
+    week_start: date
+    days: dict[date, TimeEntry] = field(default_factory=dict)
+
+    @property
+    def approval_level(self) -> int:
+        return max((e.approval_level for e in self.days.values()), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskComment:
+    user_id: int
+    text: str
+    date_created: datetime
+
+
+@dataclass(slots=True)
 class Session:
     guid: str
     account_id: str
@@ -167,21 +220,9 @@ class Session:
 
 @dataclass(slots=True)
 class Lookups:
-    """Per-account lookup tables (the same defaults everywhere)."""
+    """Per-account lookup tables (the same defaults everywhere; task statuses are per project,
+    see ``Account``)."""
 
-    task_statuses: dict[int, TaskStatus] = field(
-        default_factory=lambda: {
-            s.task_status_id: s
-            for s in (
-                TaskStatus(1, "Not started", STATUS_TYPE_WAITING),
-                TaskStatus(2, "Waiting for input", STATUS_TYPE_WAITING),
-                TaskStatus(3, "In progress", STATUS_TYPE_IN_PROGRESS),
-                TaskStatus(4, "In review", STATUS_TYPE_IN_PROGRESS),
-                TaskStatus(5, "Completed", STATUS_TYPE_COMPLETED),
-                TaskStatus(6, "Cancelled", STATUS_TYPE_COMPLETED),
-            )
-        }
-    )
     project_statuses: dict[int, ProjectStatus] = field(
         default_factory=lambda: {
             s.project_status_id: s

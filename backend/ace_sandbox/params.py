@@ -1,13 +1,13 @@
 """Request parameters: merging, case folding, NULL handling, typed readers, and the failure
 table of the sandbox.
 
-Rules (ace-api.md 1, 4, 5): parameter names are lower-cased; a value that is missing, empty
-or ``NULL`` (any case) is null; booleans are ``true/false/1/0`` in any case; dates are
-``YYYY-MM-DD`` or ISO date-times (any offset is dropped, only the wall-clock part counts).
-Query string and form body are merged, the form winning; within one source the last
-repetition of a name wins.
+Rules (from the public clients and the API explorer): parameter names are lower-cased; a
+value that is missing, empty or ``NULL`` (any case) is null; booleans are ``true/false/1/0``
+in any case; dates are ``YYYY-MM-DD`` or ISO date-times (any offset is dropped, only the
+wall-clock part counts). Query string and form body are merged, the form winning; within
+one source the last repetition of a name wins.
 
-Failure numbers (1001-1004 and 2001 come from ace-api.md 3.2/3.3; the rest is invented):
+Failure numbers (no list is published; all are invented):
 
 ====  ==========================================================
 1001  required parameter missing
@@ -19,6 +19,14 @@ Failure numbers (1001-1004 and 2001 come from ace-api.md 3.2/3.3; the rest is in
 3002  unknown function
 3003  object not found (``getprojectinfo``)
 3004  unsupported format
+4001  unknown task (write functions; a task of a deleted project counts as unknown)
+4002  closed period, or a submitted/approved time-sheet line
+4003  hours, percent done or assigned hours out of range
+4004  no right (another user's time, a project the caller is not a member of,
+      ``assignusertask`` or, with ``getusers_admin_only``, ``getusers`` as a normal user)
+4005  unknown time-sheet line
+4006  timeclock parameter (``indatetime``/``outdatetime``) on a normal entry
+4007  status not in the task's project's status list
 ====  ==========================================================
 """
 
@@ -39,6 +47,13 @@ ERR_INVALID = 3001
 ERR_FUNCTION = 3002
 ERR_NOT_FOUND = 3003
 ERR_FORMAT = 3004
+ERR_UNKNOWN = 4001
+ERR_CLOSED = 4002
+ERR_RANGE = 4003
+ERR_NO_RIGHT = 4004
+ERR_UNKNOWN_LINE = 4005
+ERR_TIMECLOCK = 4006
+ERR_STATUS = 4007
 
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
@@ -90,6 +105,26 @@ class Params:
             return int(value.strip())
         except ValueError:
             raise AceFailure(ERR_INVALID, f"invalid integer for {name}: {value!r}") from None
+
+    def required_integer(self, name: str) -> int:
+        value = self.integer(name)
+        if value is None:
+            raise AceFailure(ERR_MISSING, f"required parameter missing: {name}")
+        return value
+
+    def number(self, name: str) -> float | None:
+        """A decimal number (``.`` as the separator)."""
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise AceFailure(ERR_INVALID, f"invalid number for {name}: {value!r}") from None
+
+    def present(self, name: str) -> bool:
+        """Whether the parameter was sent at all (even empty or ``NULL``)."""
+        return name in self.raw
 
     def boolean(self, name: str, default: bool | None = None) -> bool | None:
         value = self.text(name)

@@ -1,15 +1,24 @@
-"""Result rows (UPPER_SNAKE field names) and the JSON envelope in both date formats.
+"""Result rows (UPPER_SNAKE field names), the JSON envelope in both date formats, and the
+XML document the sandbox can answer instead.
 
 - ``format=iso8601``: dates as naive ``YYYY-MM-DDTHH:MM:SS``.
 - ``format=json``: dates as ``/Date(<ms>)/`` where ``ms`` encodes the account-local wall-clock
-  time as if it were UTC (ace-api.md 4), never negative.
+  time as if it were UTC, never negative (how the public JSON clients decode it).
 - Empty dates are ``null`` unless the app is configured to emit ``""``.
+- XML (``xml_document``, the ``iso8601_as_xml`` fault): a ``<results>`` root whose children
+  are ``<row>`` elements carrying every field as an attribute (the shape a public Python
+  client reads with ``root.find('row')`` / ``child.attrib``); a failure is one row with
+  ``ERRORNUMBER``/``ERRORDESCRIPTION`` attributes. Dates are ISO 8601 (``iso8601`` dates),
+  booleans ``true``/``false``, null fields empty attributes (invented).
 
-Invented fields (ace-api.md asks for them or leaves them open): ``ACCESS_LEVEL``,
+Invented (the public sources ask for them or leave them open): ``ACCESS_LEVEL``,
 ``ACCESS_STATUS``, ``DATE_MODIFIED`` on users; ``PROJECT_STATUS_ID``, ``PROJECT_PRIORITY_ID``,
 ``CLIENT_ID``, ``PROJECT_TYPE_ID`` on projects; ``TASK_STATUS_ID``, ``TASK_PRIORITY_ID``,
-``TASK_TYPE_ID`` on tasks; all of ``getassigneduserlist``'s row; ``USER_ID``,
-``USERNAME``, ``EMAIL_ALERT``, ``ACCOUNT_ID``, ``ACCESS_LEVEL`` on the login row.
+``TASK_TYPE_ID`` on tasks; the codes of ``STATUS_TYPE_ID`` on tasks (a per-project
+permutation, see ``models.status_type_code``) and no ``STATUS_TYPE_NAME``; ``SORT_ORDER`` on
+status rows; the whole ``getassigneduserlist`` row; ``USER_ID``, ``USERNAME``,
+``EMAIL_ALERT``, ``ACCOUNT_ID``, ``ACCESS_LEVEL`` on the login row; the XML root element's
+name (``results``) and the XML spelling of booleans and nulls.
 ``ASSIGNED``/``REVIEWER`` are "First Last" names joined by ", " in assignment order;
 ``ASSIGNED_USERS`` on projects lists the project members the same way, sorted by user id.
 """
@@ -19,18 +28,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
+from xml.sax.saxutils import quoteattr
 
 import orjson
 
 from ace_sandbox.models import (
-    STATUS_TYPE_NAMES,
-    Assignment,
     Project,
     Session,
     Task,
     TaskStatus,
     TimeEntry,
     User,
+    status_type_code,
 )
 from ace_sandbox.store import Account
 
@@ -70,6 +79,28 @@ def envelope(status: str, results: Sequence[Row], date_format: DateFormat) -> by
 
 def fail_row(number: int, description: str) -> Row:
     return {"ERRORNUMBER": number, "ERRORDESCRIPTION": description}
+
+
+def _xml_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return _iso_default(value)
+    return str(value)
+
+
+def _xml_row(row: Row) -> str:
+    attributes = "".join(f" {name}={quoteattr(_xml_value(value))}" for name, value in row.items())
+    return f"<row{attributes} />"
+
+
+def xml_document(results: Sequence[Row]) -> bytes:
+    """The rows as ``<results><row FIELD="value" .../>...</results>`` (UTF-8); a failure
+    is a single row with ERRORNUMBER/ERRORDESCRIPTION attributes."""
+    rows = "".join(_xml_row(row) for row in results)
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<results>{rows}</results>'.encode()
 
 
 def _username(account: Account, user_id: int | None) -> str | None:
@@ -168,15 +199,14 @@ def project_combo_row(project: Project) -> Row:
     return {"PROJECT_ID": project.project_id, "PROJECT_NAME": project.project_name}
 
 
-def task_row(account: Account, task: Task, nd: NullDate) -> Row:
+def task_row(account: Account, task: Task, nd: NullDate, with_status_id: bool = True) -> Row:
     lookups = account.lookups
     project = account.projects.get(task.project_id)
-    status = lookups.task_statuses.get(task.task_status_id)
-    status_type = status.status_type_id if status is not None else None
+    status = account.task_statuses.get(task.task_status_id)
     assignments = account.assignments.get(task.task_id, {}).values()
     assignees = [a.user_id for a in assignments if a.is_assignee]
     reviewers = [a.user_id for a in assignments if a.is_reviewer]
-    return {
+    row: Row = {
         "TASK_ID": task.task_id,
         "TASK_NUMBER": task.task_number,
         "TASK_RESUME": task.task_resume,
@@ -190,8 +220,11 @@ def task_row(account: Account, task: Task, nd: NullDate) -> Row:
         "TASK_TYPE_NAME": lookups.task_types.get(task.task_type_id, ""),
         "TASK_STATUS_ID": task.task_status_id,
         "TASK_STATUS_NAME": status.name if status is not None else "",
-        "STATUS_TYPE_ID": status_type,
-        "STATUS_TYPE_NAME": STATUS_TYPE_NAMES.get(status_type or 0, ""),
+        "STATUS_TYPE_ID": (
+            status_type_code(task.project_id, status.completed_status)
+            if status is not None
+            else None
+        ),
         "TASK_PRIORITY_ID": task.task_priority_id,
         "TASK_PRIORITY_NAME": lookups.priorities.get(task.task_priority_id, ""),
         "DATE_TASK_CREATED": task.date_created or nd,
@@ -211,24 +244,21 @@ def task_row(account: Account, task: Task, nd: NullDate) -> Row:
         "ASSIGNED": _names(account, assignees),
         "REVIEWER": _names(account, reviewers),
     }
+    if not with_status_id:
+        del row["TASK_STATUS_ID"]
+    return row
 
 
 def task_combo_row(task: Task) -> Row:
     return {"TASK_ID": task.task_id, "TASK_RESUME": task.task_resume, "PROJECT_ID": task.project_id}
 
 
-def assignment_row(account: Account, task: Task, assignment: Assignment) -> Row:
-    user = account.users[assignment.user_id]
+def assignable_user_row(user: User) -> Row:
     return {
         "USER_ID": user.user_id,
         "USERNAME": user.username,
         "FIRST_NAME": user.first_name,
         "LAST_NAME": user.last_name,
-        "IS_ASSIGNEE": assignment.is_assignee,
-        "IS_REVIEWER": assignment.is_reviewer,
-        "ASSIGNED_HOURS": assignment.assigned_hours,
-        "TASK_ID": task.task_id,
-        "PROJECT_ID": task.project_id,
     }
 
 
@@ -236,9 +266,8 @@ def task_status_row(status: TaskStatus) -> Row:
     return {
         "TASK_STATUS_ID": status.task_status_id,
         "TASK_STATUS_NAME": status.name,
-        "STATUS_TYPE_ID": status.status_type_id,
-        "STATUS_TYPE_NAME": STATUS_TYPE_NAMES.get(status.status_type_id, ""),
-        "COMPLETED_STATUS": status.completed,
+        "COMPLETED_STATUS": status.completed_status,
+        "SORT_ORDER": status.sort_order,
     }
 
 

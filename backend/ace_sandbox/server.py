@@ -26,6 +26,7 @@ def build_app(
     guid_idle_seconds: float = 8 * 3600.0,
     guid_max_age_seconds: float | None = None,
     empty_dates_as_string: bool = False,
+    max_rows_per_page: int | None = None,
 ) -> SandboxApp:
     """The demo (and optionally benchmark) data behind a configured sandbox app."""
     started = time.perf_counter()
@@ -42,6 +43,7 @@ def build_app(
         guid_max_age_seconds=guid_max_age_seconds,
         empty_dates_as_string=empty_dates_as_string,
         faults=faults if faults is not None else Faults(),
+        max_rows_per_page=max_rows_per_page,
     )
     return create_app(store, config)
 
@@ -58,13 +60,15 @@ def run(
     guid_idle_seconds: float = 8 * 3600.0,
     guid_max_age_seconds: float | None = None,
     empty_dates_as_string: bool = False,
+    max_rows_per_page: int | None = None,
     log_level: str = "info",
 ) -> None:
     """Serve the sandbox until interrupted (blocking).
 
     ``bench`` adds a benchmark account of that size (``DatasetSize()`` = 1,000 projects,
     100,000 tasks, 500 users, 500,000 time entries); ``faults`` sets switches at start (a
-    ``Faults`` or a mapping of switch names, validated).
+    ``Faults`` or a mapping of switch names, validated); ``max_rows_per_page`` caps every
+    page of getusers/getprojects/gettasks (``SandboxConfig.max_rows_per_page``).
     """
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     app = build_app(
@@ -76,5 +80,6 @@ def run(
         guid_idle_seconds=guid_idle_seconds,
         guid_max_age_seconds=guid_max_age_seconds,
         empty_dates_as_string=empty_dates_as_string,
+        max_rows_per_page=max_rows_per_page,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="off")

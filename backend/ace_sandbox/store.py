@@ -7,7 +7,7 @@ DATE_TASK_CREATED; time entries by day worked and by creator.
 
 The mutation helpers (used by tests, benchmarks and the admin endpoints) keep those indexes
 right and bump ``Account.version`` so cached query results are dropped. Choices the real
-API does not document (ace-api.md 6.4, 9):
+API does not document:
 
 - Assigning or unassigning a user bumps the task's DATE_TASK_MODIFIED (and its
   UPDATE_USER_ID is left alone).
@@ -20,6 +20,14 @@ API does not document (ace-api.md 6.4, 9):
   unless a helper is given an explicit ``at=``.
 - Deactivating a user (access status 3) invalidates that user's GUIDs at their next use:
   a session is valid only while its user may log in.
+- Task statuses: each project has its own ordered list; ids come from one account-wide
+  sequence. A project added without a list gets "Not started" / "In progress" /
+  "Completed" with fresh ids handed out out of kind order. A task added with status 0
+  gets the first status of its project's list.
+- Time: entries are grouped into weekly lines (``time_lines``); a line keeps existing with
+  no hours until ``delete_time_line``. Every insert or removal of an entry keeps its task's
+  ACTUAL_HOURS equal to the sum of the task's entries, without touching DATE_TASK_MODIFIED.
+  ``closed_through`` (default None) is the last day of the account's closed period.
 """
 
 from __future__ import annotations
@@ -27,20 +35,27 @@ from __future__ import annotations
 import threading
 import uuid
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from ace_sandbox.models import (
     ACCESS_ALLOWED,
     ACCESS_INACTIVE,
+    STATUS_COMPLETED,
+    STATUS_IN_PROGRESS,
+    STATUS_WAITING,
     Assignment,
     Lookups,
     Project,
     Session,
     Task,
+    TaskComment,
+    TaskStatus,
     TimeEntry,
+    TimeLine,
     User,
+    week_start_of,
 )
 
 OP_ON_OR_BEFORE = 1
@@ -118,6 +133,14 @@ _PROJECT_FIELDS = frozenset(f.name for f in fields(Project)) - {"project_id"}
 _USER_FIELDS = frozenset(f.name for f in fields(User)) - {"user_id"}
 
 
+# (name, kind, position of its id among the fresh ids): ids deliberately out of kind order
+_DEFAULT_STATUSES = (
+    ("Not started", STATUS_WAITING, 1),
+    ("In progress", STATUS_IN_PROGRESS, 2),
+    ("Completed", STATUS_COMPLETED, 0),
+)
+
+
 def _check_fields(changes: dict[str, object], allowed: frozenset[str], kind: str) -> None:
     unknown = sorted(set(changes) - allowed)
     if unknown:
@@ -157,10 +180,15 @@ class Account:
         self.tasks_by_reviewer: dict[int, set[int]] = {}
         self.task_modified_index = DayIndex()
         self.task_created_index = DayIndex()
+        self.task_statuses: dict[int, TaskStatus] = {}
+        self.status_lists: dict[int, list[int]] = {}
+        self.task_comments: dict[int, list[TaskComment]] = {}
         self.time_entries: dict[tuple[int, datetime], TimeEntry] = {}
         self.time_by_day: dict[date, list[TimeEntry]] = {}
         self.time_days: list[date] = []
         self.time_by_user: dict[int, list[TimeEntry]] = {}
+        self.time_lines: dict[int, TimeLine] = {}
+        self.closed_through: date | None = None
 
     def _stamp(self, at: datetime | None) -> datetime:
         return at if at is not None else self.clock()
@@ -225,13 +253,27 @@ class Account:
                 f"no project {project_id} in account {self.account_id}"
             ) from None
 
-    def add_project(self, project: Project, members: Iterable[int] = ()) -> Project:
+    def add_project(
+        self,
+        project: Project,
+        members: Iterable[int] = (),
+        statuses: Iterable[TaskStatus] | None = None,
+    ) -> Project:
+        """Add a project with its members and task-status list (``None``: the default
+        list, unless the project already has one)."""
         with self.lock:
-            self.projects[project.project_id] = project
-            self.project_members.setdefault(project.project_id, set())
-            self.tasks_by_project.setdefault(project.project_id, set())
+            project_id = project.project_id
+            self.projects[project_id] = project
+            self.project_members.setdefault(project_id, set())
+            self.tasks_by_project.setdefault(project_id, set())
             for user_id in members:
-                self._add_member(project.project_id, user_id)
+                self._add_member(project_id, user_id)
+            if statuses is not None:
+                self.status_lists[project_id] = []
+                for status in statuses:
+                    self._list_status(project_id, status)
+            elif project_id not in self.status_lists:
+                self._add_default_statuses(project_id)
             self._changed()
             return project
 
@@ -268,6 +310,84 @@ class Account:
         """Soft delete: the project moves to the ``deletedprojects`` list."""
         return self.update_project(project_id, at=at, deleted=True)
 
+    # task statuses -----------------------------------------------------------------------
+
+    def next_status_id(self) -> int:
+        return max(self.task_statuses, default=0) + 1
+
+    def _list_status(self, project_id: int, status: TaskStatus) -> None:
+        self.task_statuses[status.task_status_id] = status
+        self.status_lists.setdefault(project_id, []).append(status.task_status_id)
+
+    def _add_default_statuses(self, project_id: int) -> None:
+        first = self.next_status_id()
+        self.status_lists[project_id] = []
+        for order, (name, kind, position) in enumerate(_DEFAULT_STATUSES, start=1):
+            self._list_status(project_id, TaskStatus(first + position, name, kind, order))
+
+    def add_task_status(
+        self, project_id: int, name: str, completed_status: int, *, status_id: int | None = None
+    ) -> TaskStatus:
+        """Append a status to a project's list (id: the next of the account sequence)."""
+        with self.lock:
+            self.project(project_id)
+            listed = self.status_lists.setdefault(project_id, [])
+            status = TaskStatus(
+                status_id if status_id is not None else self.next_status_id(),
+                name,
+                completed_status,
+                len(listed) + 1,
+            )
+            self._list_status(project_id, status)
+            self._changed()
+            return status
+
+    def task_status_list(self, project_id: int) -> list[TaskStatus]:
+        """The statuses a task of this project may have, in SORT_ORDER (``[]`` for an
+        unknown project)."""
+        statuses = [self.task_statuses[i] for i in self.status_lists.get(project_id, ())]
+        return sorted(statuses, key=lambda s: (s.sort_order, s.task_status_id))
+
+    def set_task_status(
+        self,
+        task_id: int,
+        status_id: int,
+        name: str | None = None,
+        completed_status: int = STATUS_IN_PROGRESS,
+        *,
+        at: datetime | None = None,
+    ) -> TaskStatus:
+        """Give a task any status id, even one its project's list does not know (another
+        project's, or a new one named ``name``); bumps DATE_TASK_MODIFIED."""
+        with self.lock:
+            self.task(task_id)
+            status = self.task_statuses.get(status_id)
+            if status is None:
+                status = TaskStatus(status_id, name or f"Status {status_id}", completed_status)
+                self.task_statuses[status_id] = status
+            elif name is not None and name != status.name:
+                raise ValueError(f"status {status_id} is already named {status.name!r}")
+            self.update_task(task_id, at=at, task_status_id=status_id)
+            return status
+
+    def status_of(self, task: Task) -> TaskStatus | None:
+        return self.task_statuses.get(task.task_status_id)
+
+    def give_task_unknown_status(
+        self,
+        task_id: int,
+        name: str = "Unlisted",
+        completed_status: int = STATUS_IN_PROGRESS,
+        *,
+        at: datetime | None = None,
+    ) -> TaskStatus:
+        """Give a task a new status that no project's list contains (for "unknown status"
+        tests); bumps DATE_TASK_MODIFIED."""
+        with self.lock:
+            return self.set_task_status(
+                task_id, self.next_status_id(), name, completed_status, at=at
+            )
+
     # tasks -------------------------------------------------------------------------------
 
     def task(self, task_id: int) -> Task:
@@ -277,8 +397,12 @@ class Account:
             raise UnknownObjectError(f"no task {task_id} in account {self.account_id}") from None
 
     def add_task(self, task: Task) -> Task:
+        """Add (or replace) a task; status 0 becomes the first of its project's list."""
         with self.lock:
             self.project(task.project_id)
+            if task.task_status_id == 0:
+                listed = self.task_status_list(task.project_id)
+                task.task_status_id = listed[0].task_status_id if listed else 0
             if task.task_id in self.tasks:
                 self.delete_task(task.task_id)
             self.tasks[task.task_id] = task
@@ -331,8 +455,21 @@ class Account:
             self.tasks_by_project.get(task.project_id, set()).discard(task_id)
             self.task_modified_index.remove(task.date_modified.date(), task_id)
             self.task_created_index.remove(task.date_created.date(), task_id)
+            self.task_comments.pop(task_id, None)
             del self.tasks[task_id]
             self._changed()
+
+    def add_task_comment(
+        self, task_id: int, user_id: int, text: str, *, at: datetime | None = None
+    ) -> TaskComment:
+        """Append a comment to a task (kept in ``task_comments``; the task itself is not
+        touched, ``savetask`` bumps it)."""
+        with self.lock:
+            self.task(task_id)
+            comment = TaskComment(user_id, text, self._stamp(at))
+            self.task_comments.setdefault(task_id, []).append(comment)
+            self._changed()
+            return comment
 
     # assignments -------------------------------------------------------------------------
 
@@ -396,25 +533,55 @@ class Account:
         with self.lock:
             old = self.time_entries.get(entry.key)
             if old is not None:
-                self._unindex_entry(old)
-            self.time_entries[entry.key] = entry
-            day = entry.date_worked.date()
-            bucket = self.time_by_day.get(day)
-            if bucket is None:
-                bucket = self.time_by_day[day] = []
-                insort(self.time_days, day)
-            bucket.append(entry)
-            self.time_by_user.setdefault(entry.user_id, []).append(entry)
+                self._remove_entry(old)
+            self._insert_entry(entry)
             self._changed()
             return entry
+
+    def _insert_entry(self, entry: TimeEntry) -> None:
+        self.time_entries[entry.key] = entry
+        day = entry.date_worked.date()
+        bucket = self.time_by_day.get(day)
+        if bucket is None:
+            bucket = self.time_by_day[day] = []
+            insort(self.time_days, day)
+        bucket.append(entry)
+        self.time_by_user.setdefault(entry.user_id, []).append(entry)
+        self._line_for(entry, day).days[day] = entry
+        self._add_hours(entry.task_id, entry.total)
+
+    def _remove_entry(self, entry: TimeEntry) -> None:
+        del self.time_entries[entry.key]
+        day = entry.date_worked.date()
+        _remove_identity(self.time_by_day.get(day, []), entry)
+        if not self.time_by_day.get(day, True):
+            del self.time_by_day[day]
+            del self.time_days[bisect_left(self.time_days, day)]
+        _remove_identity(self.time_by_user.get(entry.user_id, []), entry)
+        line = self.time_lines.get(entry.timesheet_line_id)
+        if line is not None and line.days.get(day) is entry:
+            del line.days[day]
+        self._add_hours(entry.task_id, -entry.total)
+
+    def _line_for(self, entry: TimeEntry, day: date) -> TimeLine:
+        line = self.time_lines.get(entry.timesheet_line_id)
+        if line is None:
+            line = TimeLine(entry.timesheet_line_id, entry.user_id, week_start_of(day))
+            self.time_lines[entry.timesheet_line_id] = line
+        return line
+
+    def _add_hours(self, task_id: int, hours: float) -> None:
+        task = self.tasks.get(task_id)
+        if task is not None:
+            task.actual_hours = round(task.actual_hours + hours, 2)
 
     def load_time_entries(self, entries: Iterable[TimeEntry]) -> int:
         """Bulk insert of new rows (generator fast path; keys must not exist yet)."""
         with self.lock:
-            rows = self.time_entries
-            by_day = self.time_by_day
-            by_user = self.time_by_user
+            rows, by_day, by_user = self.time_entries, self.time_by_day, self.time_by_user
+            lines = self.time_lines
             days: dict[datetime, date] = {}
+            hours: dict[int, float] = {}
             count = 0
             for entry in entries:
                 worked = entry.date_worked
@@ -430,27 +597,98 @@ class Account:
                 if user_rows is None:
                     user_rows = by_user[entry.user_id] = []
                 user_rows.append(entry)
+                line = lines.get(entry.timesheet_line_id)
+                if line is None:
+                    line = lines[entry.timesheet_line_id] = TimeLine(
+                        entry.timesheet_line_id, entry.user_id, week_start_of(day)
+                    )
+                line.days[day] = entry
+                hours[entry.task_id] = hours.get(entry.task_id, 0.0) + entry.total
                 count += 1
             self.time_days = sorted(by_day)
+            for task_id, total in hours.items():
+                self._add_hours(task_id, total)
             self._changed()
             return count
 
     def delete_time_entry(self, timesheet_line_id: int, date_worked: datetime) -> bool:
         with self.lock:
-            entry = self.time_entries.pop((timesheet_line_id, date_worked), None)
+            entry = self.time_entries.get((timesheet_line_id, date_worked))
             if entry is None:
                 return False
-            self._unindex_entry(entry)
+            self._remove_entry(entry)
             self._changed()
             return True
 
-    def _unindex_entry(self, entry: TimeEntry) -> None:
-        day = entry.date_worked.date()
-        _remove_identity(self.time_by_day.get(day, []), entry)
-        if not self.time_by_day.get(day, True):
-            del self.time_by_day[day]
-            del self.time_days[bisect_left(self.time_days, day)]
-        _remove_identity(self.time_by_user.get(entry.user_id, []), entry)
+    def time_line(self, timesheet_line_id: int) -> TimeLine:
+        try:
+            return self.time_lines[timesheet_line_id]
+        except KeyError:
+            raise UnknownObjectError(
+                f"no time-sheet line {timesheet_line_id} in account {self.account_id}"
+            ) from None
+
+    def next_line_id(self) -> int:
+        return max(self.time_lines, default=0) + 1
+
+    def save_time_line(
+        self,
+        timesheet_line_id: int | None,
+        *,
+        user_id: int,
+        week_start: date,
+        hours: Sequence[float],
+        project_id: int,
+        task_id: int,
+        time_type_id: int = 1,
+        comment: str = "",
+        at: datetime | None = None,
+    ) -> TimeLine:
+        """Create (id None) or replace a weekly line: ``hours`` are its seven days from
+        Sunday; a day with 0 hours has no entry. Entries kept from before keep their
+        DATE_CREATED; all of them get DATE_MODIFIED ``at`` (or the clock)."""
+        with self.lock:
+            stamp = self._stamp(at)
+            if timesheet_line_id is None:
+                line = TimeLine(self.next_line_id(), user_id, week_start)
+                self.time_lines[line.timesheet_line_id] = line
+            else:
+                line = self.time_line(timesheet_line_id)
+            for old in list(line.days.values()):
+                self._remove_entry(old)
+            line.week_start = week_start
+            for offset, total in enumerate(hours):
+                if total <= 0:
+                    continue
+                worked = datetime.combine(week_start + timedelta(days=offset), time())
+                self._insert_entry(
+                    TimeEntry(
+                        line.timesheet_line_id, worked, line.user_id, project_id, task_id,
+                        total, time_type_id, comment, stamp, stamp,
+                    )
+                )  # fmt: skip
+            self._changed()
+            return line
+
+    def delete_time_line(self, timesheet_line_id: int) -> TimeLine:
+        """Remove a line and all its days."""
+        with self.lock:
+            line = self.time_line(timesheet_line_id)
+            for entry in list(line.days.values()):
+                self._remove_entry(entry)
+            del self.time_lines[timesheet_line_id]
+            self._changed()
+            return line
+
+    def close_period(self, through: date | None) -> None:
+        """Close every day up to ``through`` (None reopens everything): lines of weeks that
+        touch the closed period can no longer be created, changed or deleted."""
+        with self.lock:
+            self.closed_through = through
+            self._changed()
+
+    def week_is_closed(self, week_start: date) -> bool:
+        return self.closed_through is not None and week_start <= self.closed_through
 
     def time_entries_between(self, first: date | None, last: date | None) -> Iterator[TimeEntry]:
         """Entries whose DATE_WORKED day lies in [first, last] (either bound optional)."""

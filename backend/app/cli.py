@@ -125,6 +125,10 @@ def sandbox(
     error_rate: Annotated[
         float, typer.Option(help="Fault: share of calls answered HTTP 500")
     ] = 0.0,
+    max_rows_per_page: Annotated[
+        int | None,
+        typer.Option(min=1, help="Answer at most N rows per users/projects/tasks page"),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the ACE sandbox (an AceProject emulator with demo data) for local runs and tests."""
@@ -149,6 +153,7 @@ def sandbox(
         today=date.fromisoformat(today) if today else date.today(),
         faults={"latency": latency, "error_rate": error_rate},
         guid_idle_seconds=guid_idle_seconds,
+        max_rows_per_page=max_rows_per_page,
         log_level=log_level,
     )
 

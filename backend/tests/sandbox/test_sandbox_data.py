@@ -16,7 +16,7 @@ from ace_sandbox.data import (
     build_account,
     generate,
 )
-from ace_sandbox.models import STATUS_TYPE_COMPLETED, Task
+from ace_sandbox.models import STATUS_COMPLETED, STATUS_IN_PROGRESS, STATUS_WAITING, Task
 from ace_sandbox.store import OP_ON_OR_AFTER, Account, Store
 
 
@@ -44,8 +44,12 @@ def _snapshot(account: Account) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+KINDS = {STATUS_WAITING, STATUS_COMPLETED, STATUS_IN_PROGRESS}
+
+
 def _status_type(account: Account, task: Task) -> int:
-    return account.lookups.task_statuses[task.task_status_id].status_type_id
+    """The CompletedStatus code (0 waiting, 1 completed, 2 in progress) of a task."""
+    return account.task_statuses[task.task_status_id].completed_status
 
 
 def test_demo_account_users() -> None:
@@ -67,11 +71,11 @@ def test_demo_account_projects_tasks_and_time() -> None:
     today = DEFAULT_TODAY
     for user_id in (2, 3):
         mine = [demo.tasks[t] for t in demo.tasks_by_assignee[user_id]]
-        assert {_status_type(demo, t) for t in mine} == {1, 2, 3}
+        assert {_status_type(demo, t) for t in mine} == KINDS
         overdue = [
             t
             for t in mine
-            if _status_type(demo, t) != STATUS_TYPE_COMPLETED
+            if _status_type(demo, t) != STATUS_COMPLETED
             and t.date_expected_end is not None
             and t.date_expected_end.date() < today
         ]
@@ -132,9 +136,11 @@ def test_medium_benchmark_account() -> None:
     assert all(u.password == DEMO_PASSWORD for u in account.users.values())
     assert sum(len(v) for v in account.tasks_by_project.values()) == 20_000
     types = {_status_type(account, t) for t in account.tasks.values()}
-    assert types == {1, 2, 3}
+    assert types == KINDS
     per_project = {_status_type(account, account.tasks[t]) for t in account.tasks_by_project[1000]}
-    assert per_project == {1, 2, 3}
+    assert per_project == KINDS
+    lengths = {len(account.task_status_list(p)) for p in account.projects}
+    assert len(lengths) > 1
     some_user = next(iter(account.tasks_by_assignee))
     for task_id in account.tasks_by_assignee[some_user]:
         assert account.assignments[task_id][some_user].is_assignee
@@ -199,3 +205,57 @@ def test_tiny_bench_account_with_only_the_admin() -> None:
     assert [u.username for u in account.users.values()] == ["admin"]
     assert len(account.tasks) == 5
     assert len(account.time_entries) == 3
+
+
+def test_each_project_has_its_own_status_list() -> None:
+    demo = generate()["demo"]
+    lists = {p: demo.task_status_list(p) for p in demo.projects}
+    ids = [s.task_status_id for statuses in lists.values() for s in statuses]
+    assert len(ids) == len(set(ids))  # one account-wide id sequence
+    assert len({len(statuses) for statuses in lists.values()}) > 1
+    for statuses in lists.values():
+        assert {s.completed_status for s in statuses} == KINDS
+        assert [s.sort_order for s in statuses] == sorted(s.sort_order for s in statuses)
+    kinds_of_review = {
+        s.completed_status for st in lists.values() for s in st if s.name == "Review"
+    }
+    assert kinds_of_review == {STATUS_WAITING, STATUS_IN_PROGRESS}
+    completed_names = {s.name for st in lists.values() for s in st if s.completed}
+    assert {"Done", "Cancelled"} <= completed_names
+    # ids 1/2/3 do not spell waiting/in progress/completed
+    by_id = {s.task_status_id: s.completed_status for st in lists.values() for s in st}
+    assert [by_id[i] for i in (1, 2, 3)] != [STATUS_WAITING, STATUS_IN_PROGRESS, STATUS_COMPLETED]
+    for task in demo.tasks.values():
+        assert task.task_status_id in {s.task_status_id for s in lists[task.project_id]}
+    assert demo.task_status_list(9999) == []
+
+
+def test_percent_done_is_tenths() -> None:
+    demo = generate()["demo"]
+    for task in demo.tasks.values():
+        kind = _status_type(demo, task)
+        assert isinstance(task.pourcentage_done, int)
+        assert 0 <= task.pourcentage_done <= 10
+        if kind == STATUS_COMPLETED:
+            assert task.pourcentage_done == 10
+        elif kind == STATUS_WAITING:
+            assert task.pourcentage_done == 0
+    assert all(0 <= p.pourcentage <= 100 for p in demo.projects.values())
+    assert any(p.pourcentage > 10 for p in demo.projects.values())
+
+
+def test_set_task_status_to_an_unlisted_status() -> None:
+    demo = generate()["demo"]
+    listed = {s.task_status_id for s in demo.task_status_list(1000)}
+    other = next(s for s in demo.task_status_list(1001) if s.task_status_id not in listed)
+    task = next(t for t in demo.tasks.values() if t.project_id == 1000)
+    before = task.date_modified
+    status = demo.set_task_status(task.task_id, other.task_status_id)
+    assert status == other
+    assert demo.tasks[task.task_id].task_status_id == other.task_status_id
+    assert demo.tasks[task.task_id].date_modified > before
+    new = demo.set_task_status(task.task_id, 999, "Parked")
+    assert (new.task_status_id, new.name) == (999, "Parked")
+    assert all(999 != s.task_status_id for p in demo.projects for s in demo.task_status_list(p))
+    with pytest.raises(ValueError, match="already named"):
+        demo.set_task_status(task.task_id, 999, "Renamed")

@@ -9,7 +9,7 @@ import pytest
 
 from ace_sandbox.app import SandboxApp
 from ace_sandbox.data import generate
-from ace_sandbox.models import Project, Task
+from ace_sandbox.models import STATUS_COMPLETED, Project, Task, status_type_code
 from ace_sandbox.store import Account
 from ace_sandbox.testing import AceCaller
 
@@ -208,9 +208,13 @@ async def test_gettasks_row(ace: AceCaller) -> None:
     assert row["PROJECT_ID"] == task.project_id
     assert row["PROJECT_NAME"] == "Mobile App"
     assert row["TASK_RESUME"] == task.task_resume
+    status = DEMO.task_statuses[task.task_status_id]
     assert row["TASK_STATUS_ID"] == task.task_status_id
-    assert row["STATUS_TYPE_ID"] == 2
-    assert row["STATUS_TYPE_NAME"] == "In progress"
+    assert row["TASK_STATUS_NAME"] == status.name
+    assert row["STATUS_TYPE_ID"] == status_type_code(task.project_id, status.completed_status)
+    assert "STATUS_TYPE_NAME" not in row
+    assert row["POURCENTAGE_DONE"] == row["ACTUAL_PERCENT_DONE"] == task.pourcentage_done
+    assert 0 < row["POURCENTAGE_DONE"] < 10  # tenths: an in-progress task
     assert row["ASSIGNED"] == "Bob Brown, Alice Anders"
     assert row["REVIEWER"] == ""
     assert row["DATE_TASK_MODIFIED"] == task.date_modified.isoformat()
@@ -263,16 +267,24 @@ async def test_gettasks_other_filters(ace: AceCaller) -> None:
     assert _ids(by_project) == sorted(
         t.task_id for t in DEMO.tasks.values() if t.project_id == 1002
     )
-    by_status = await ace.ok("gettasks", guid=guid, filtertaskstatusid="3,4")
+    wanted = sorted({t.task_status_id for t in DEMO.tasks.values()})[:2]
+    by_status = await ace.ok("gettasks", guid=guid, filtertaskstatusid=",".join(map(str, wanted)))
     assert _ids(by_status) == sorted(
-        t.task_id for t in DEMO.tasks.values() if t.task_status_id in (3, 4)
+        t.task_id for t in DEMO.tasks.values() if t.task_status_id in wanted
     )
+    assert by_status
     combined = await ace.ok(
         "gettasks", guid=guid, projectid=1000, filterassigneduserid=BOB, filtertaskcompleted=False
     )
     assert all(row["PROJECT_ID"] == 1000 and "Bob Brown" in row["ASSIGNED"] for row in combined)
-    assert all(row["STATUS_TYPE_ID"] != 3 for row in combined)
+    assert all(not DEMO.task_statuses[row["TASK_STATUS_ID"]].completed for row in combined)
     assert combined
+    done = await ace.ok("gettasks", guid=guid, filtertaskcompleted=True)
+    assert _ids(done) == sorted(
+        t.task_id
+        for t in DEMO.tasks.values()
+        if DEMO.task_statuses[t.task_status_id].completed_status == STATUS_COMPLETED
+    )
 
 
 async def test_gettasks_forcombo(ace: AceCaller) -> None:
@@ -465,44 +477,34 @@ async def test_paging_sees_changes_between_pages(app: SandboxApp, local: AceCall
 # --- assignees and statuses ----------------------------------------------------------------
 
 
-async def test_getassigneduserlist_by_task(ace: AceCaller) -> None:
-    guid = await ace.login("admin")
-    rows = await ace.ok("getassigneduserlist", guid=guid, taskid=10019)
-    assert rows == [
-        {
-            "USER_ID": 1,
-            "USERNAME": "admin",
-            "FIRST_NAME": "Ada",
-            "LAST_NAME": "Admin",
-            "IS_ASSIGNEE": False,
-            "IS_REVIEWER": True,
-            "ASSIGNED_HOURS": 0.0,
-            "TASK_ID": 10019,
-            "PROJECT_ID": 1003,
-        },
-        {
-            "USER_ID": 3,
-            "USERNAME": "bob",
-            "FIRST_NAME": "Bob",
-            "LAST_NAME": "Brown",
-            "IS_ASSIGNEE": True,
-            "IS_REVIEWER": False,
-            "ASSIGNED_HOURS": DEMO.assignments[10019][3].assigned_hours,
-            "TASK_ID": 10019,
-            "PROJECT_ID": 1003,
-        },
-    ]
+def _user_row(user_id: int) -> dict[str, object]:
+    user = DEMO.users[user_id]
+    return {
+        "USER_ID": user_id,
+        "USERNAME": user.username,
+        "FIRST_NAME": user.first_name,
+        "LAST_NAME": user.last_name,
+    }
 
 
-async def test_getassigneduserlist_by_project(ace: AceCaller) -> None:
+async def test_getassigneduserlist_lists_assignable_users(ace: AceCaller) -> None:
     guid = await ace.login("admin")
-    rows = await ace.ok("getassigneduserlist", guid=guid, projectid=1001)
-    expected = [
-        (tid, uid)
-        for tid in sorted(DEMO.tasks_by_project[1001])
-        for uid in sorted(DEMO.assignments[tid])
-    ]
-    assert [(r["TASK_ID"], r["USER_ID"]) for r in rows] == expected
+    by_task = await ace.ok("getassigneduserlist", guid=guid, taskid=10019)
+    members = sorted(DEMO.project_members[DEMO.tasks[10019].project_id])
+    assert by_task == [_user_row(uid) for uid in members]  # the admin reviewer is no member
+    by_project = await ace.ok("getassigneduserlist", guid=guid, projectid=1001)
+    assert by_project == [_user_row(uid) for uid in sorted(DEMO.project_members[1001])]
+    unassigned = next(
+        t
+        for t in DEMO.tasks.values()
+        if t.project_id == 1000 and len(DEMO.assignments[t.task_id]) < 2
+    )
+    rows = await ace.ok("getassigneduserlist", guid=guid, taskid=unassigned.task_id)
+    assert {r["USER_ID"] for r in rows} == DEMO.project_members[1000]  # may, not is, assigned
+
+
+async def test_getassigneduserlist_params(ace: AceCaller) -> None:
+    guid = await ace.login("admin")
     both = await ace.ok("getassigneduserlist", guid=guid, projectid=1001, taskid=10021)
     assert {r["USER_ID"] for r in both} == {ALICE, BOB}
     mismatch = await ace.ok("getassigneduserlist", guid=guid, projectid=1000, taskid=10021)
@@ -551,25 +553,53 @@ async def test_assignment_changes_show_up_and_bump_modified(
     assert 10003 not in _ids(await local.ok("gettasks", guid=guid, filterassigneduserid=ALICE))
 
 
-async def test_gettaskstatuses(ace: AceCaller) -> None:
+async def test_gettaskstatuses_per_project(ace: AceCaller) -> None:
     guid = await ace.login("bob")
-    rows = await ace.ok("gettaskstatuses", guid=guid)
-    assert [(r["TASK_STATUS_ID"], r["STATUS_TYPE_ID"], r["COMPLETED_STATUS"]) for r in rows] == [
-        (1, 1, False),
-        (2, 1, False),
-        (3, 2, False),
-        (4, 2, False),
-        (5, 3, True),
-        (6, 3, True),
-    ]
-    assert rows[4]["TASK_STATUS_NAME"] == "Completed"
-    assert set(rows[0]) == {
-        "TASK_STATUS_ID",
-        "TASK_STATUS_NAME",
-        "STATUS_TYPE_ID",
-        "STATUS_TYPE_NAME",
-        "COMPLETED_STATUS",
-    }
+    lists = {}
+    for project_id in (1000, 1001, 1003):
+        rows = await ace.ok("gettaskstatuses", guid=guid, projectid=project_id)
+        assert rows == [
+            {
+                "TASK_STATUS_ID": s.task_status_id,
+                "TASK_STATUS_NAME": s.name,
+                "COMPLETED_STATUS": s.completed_status,
+                "SORT_ORDER": s.sort_order,
+            }
+            for s in DEMO.task_status_list(project_id)
+        ]
+        lists[project_id] = {r["TASK_STATUS_NAME"]: r["COMPLETED_STATUS"] for r in rows}
+    assert lists[1000]["Review"] == 0  # waiting here,
+    assert lists[1001]["Review"] == 2  # in progress there
+    assert lists[1003]["Done"] == lists[1003]["Cancelled"] == 1
+    assert len({len(v) for v in lists.values()}) > 1
+    missing = await ace.fail("gettaskstatuses", guid=guid)
+    assert missing["ERRORNUMBER"] == 1001
+
+
+async def test_task_rows_match_their_project_status_list(ace: AceCaller) -> None:
+    guid = await ace.login("admin")
+    for row in await ace.ok("gettasks", guid=guid):
+        listed = await ace.ok("gettaskstatuses", guid=guid, projectid=row["PROJECT_ID"])
+        by_id = {s["TASK_STATUS_ID"]: s for s in listed}
+        assert by_id[row["TASK_STATUS_ID"]]["TASK_STATUS_NAME"] == row["TASK_STATUS_NAME"]
+
+
+async def test_status_type_id_fits_no_fixed_table(ace: AceCaller) -> None:
+    guid = await ace.login("admin")
+    codes_by_kind: dict[int, set[int]] = {}
+    for row in await ace.ok("gettasks", guid=guid):
+        kind = DEMO.task_statuses[row["TASK_STATUS_ID"]].completed_status
+        codes_by_kind.setdefault(kind, set()).add(row["STATUS_TYPE_ID"])
+    assert all(len(codes) > 1 for codes in codes_by_kind.values())
+
+
+async def test_unlisted_task_status(app: SandboxApp, local: AceCaller) -> None:
+    app.store["demo"].set_task_status(10000, 777, "Parked")
+    guid = await local.login("admin")
+    row = (await local.ok("gettasks", guid=guid, taskid=10000))[0]
+    assert (row["TASK_STATUS_ID"], row["TASK_STATUS_NAME"]) == (777, "Parked")
+    listed = await local.ok("gettaskstatuses", guid=guid, projectid=row["PROJECT_ID"])
+    assert 777 not in {s["TASK_STATUS_ID"] for s in listed}
 
 
 async def test_new_project_and_task_via_store(app: SandboxApp, local: AceCaller) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ace_sandbox.app import SandboxApp, SandboxConfig, create_app
 from ace_sandbox.data import DEMO_PASSWORD, generate
+from ace_sandbox.models import STATUS_WAITING
 from ace_sandbox.testing import AceCaller, SandboxServer
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
@@ -180,10 +181,17 @@ async def test_json_format_dates_are_ms_wall_clock(ace: AceCaller) -> None:
         assert b["TASK_ID"] == a["TASK_ID"]
 
 
+_WAITING_STATUSES = {
+    s.task_status_id
+    for s in generate()["demo"].task_statuses.values()
+    if s.completed_status == STATUS_WAITING
+}
+
+
 async def test_empty_dates_are_null_by_default(ace: AceCaller) -> None:
     guid = await ace.login("admin")
     rows = await ace.ok("gettasks", guid=guid)
-    waiting = [r for r in rows if r["STATUS_TYPE_ID"] == 1]
+    waiting = [r for r in rows if r["TASK_STATUS_ID"] in _WAITING_STATUSES]
     assert waiting
     assert all(r["DATE_ACTUAL_START_DATE"] is None for r in waiting)
 
@@ -197,7 +205,7 @@ async def test_empty_dates_can_be_empty_strings() -> None:
         guid = await ace.login("admin")
         for fmt in ("iso8601", "json"):
             rows = await ace.ok("gettasks", guid=guid, format=fmt)
-            waiting = [r for r in rows if r["STATUS_TYPE_ID"] == 1]
+            waiting = [r for r in rows if r["TASK_STATUS_ID"] in _WAITING_STATUSES]
             assert all(r["DATE_ACTUAL_START_DATE"] == "" for r in waiting)
             assert all(r["DATE_TASK_MODIFIED"] for r in rows)
 
@@ -269,10 +277,10 @@ async def test_oversized_request_body_gets_413() -> None:
 
 
 async def test_unexpected_sandbox_error_is_a_500(app: SandboxApp) -> None:
-    def explode(raw: object) -> bytes:
+    def explode(raw: object, xml: bool = False) -> tuple[bytes, str]:
         raise RuntimeError("boom")
 
-    app.answer = explode  # type: ignore[method-assign]
+    app.answer_typed = explode  # type: ignore[method-assign]
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://sandbox"
     ) as client:
