@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_echo: bool = False
+    # After a committed write of at least ANALYZE_MIN_ROWS rows to a table, ANALYZE it when it
+    # was never analyzed or the change (plus rows modified since its last analyze) reaches
+    # ANALYZE_SHARE of its rows: the planner then has statistics for reads right after, instead
+    # of waiting for autovacuum (PostgreSQL only; see app/connection/statistics.py). The floor
+    # is autovacuum's own (50): a 100-row projects table left unanalyzed is estimated at 1 row
+    # and turns a 200k-task page into a nested loop over every task.
+    analyze_min_rows: int = Field(default=50, ge=1)
+    analyze_share: float = Field(default=0.2, ge=0)
+    analyze_lock_timeout_seconds: float = Field(default=1.0, gt=0)
+    analyze_statement_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # --- HTTP -------------------------------------------------------------------------------
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -4,9 +4,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.connection.statistics import refresh_statistics
 from app.dependencies.auth_dependencies import ManagerUser
 from app.dependencies.clients import SettingsDep
-from app.dependencies.get_db import DbSession
+from app.dependencies.get_db import DatabaseDep, DbSession
 from app.dto.response import ErrorCode, ErrorResponse, SuccessResponse
 from app.dto.save_dto import SaveBatch, SaveResult
 from app.errors import AppError
@@ -64,7 +65,11 @@ def _require_json(request: Request) -> None:
     openapi_extra=_REQUEST_BODY,
 )
 async def save(
-    request: Request, user: ManagerUser, session: DbSession, settings: SettingsDep
+    request: Request,
+    user: ManagerUser,
+    session: DbSession,
+    database: DatabaseDep,
+    settings: SettingsDep,
 ) -> SuccessResponse[SaveResult]:
     """Save users, projects, tasks, assignees and task logs in one go (admins and managers).
 
@@ -82,4 +87,8 @@ async def save(
     raw = await request.body()
     batch = await data_service.prepare_batch(raw, max_items=settings.save_max_items)
     result = await data_service.save_batch(session, account_id=account_id, batch=batch)
+    # Commit here, not when `DbSession` closes: ANALYZE (on another connection) sees only
+    # committed rows, and the statistics must be fresh before the client reads what it saved.
+    await session.commit()
+    await refresh_statistics(database, data_service.rows_written(result))
     return SuccessResponse(message=f"Saved {batch.item_count} item(s)", data=result)

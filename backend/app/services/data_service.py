@@ -338,6 +338,25 @@ async def save_batch(session: AsyncSession, *, account_id: str, batch: PreparedB
     return result
 
 
+_TABLES_BY_ENTITY: Final = {
+    "users": USERS,
+    "projects": PROJECTS,
+    "tasks": TASKS,
+    "assignees": ASSIGNEES,
+    "task_logs": TASK_LOGS,
+}
+
+
+def rows_written(result: SaveResult) -> dict[str, int]:
+    """Rows inserted or updated per table name (a save deletes nothing), for
+    `refresh_statistics` once the batch has committed."""
+    written: dict[str, int] = {}
+    for entity, table in _TABLES_BY_ENTITY.items():
+        counts: EntityCounts = getattr(result, entity)
+        written[table.name] = counts.inserted + counts.updated
+    return written
+
+
 def _sum(*counts: EntityCounts) -> EntityCounts:
     return EntityCounts(
         inserted=sum(c.inserted for c in counts),
