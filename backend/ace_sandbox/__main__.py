@@ -65,6 +65,21 @@ def parser() -> argparse.ArgumentParser:
         help="answer at most N rows per getusers/getprojects/gettasks page",
     )
     p.add_argument(
+        "--task-rows-without-status-id",
+        action="store_true",
+        help="leave TASK_STATUS_ID off gettasks rows (statuses match by name only)",
+    )
+    p.add_argument(
+        "--forcombo-keeps-user-filters",
+        action="store_true",
+        help="let gettasks&forcombo=true honour filterassigneduserid/filterrevieweruserid",
+    )
+    p.add_argument(
+        "--getusers-admin-only",
+        action="store_true",
+        help="refuse getusers to normal users (fail 4004)",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         type=_fault,
@@ -95,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         guid_max_age_seconds=args.guid_max_age_seconds,
         empty_dates_as_string=args.empty_dates_as_string,
         max_rows_per_page=args.max_rows_per_page,
+        task_rows_without_status_id=args.task_rows_without_status_id,
+        forcombo_ignores_user_filters=not args.forcombo_keeps_user_filters,
+        getusers_admin_only=args.getusers_admin_only,
         log_level=args.log_level,
     )
 

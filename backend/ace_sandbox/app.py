@@ -14,7 +14,9 @@ Choices where the public sources are silent:
   request bodies over ``max_request_bytes`` get 413, an unexpected sandbox error 500.
 - A call refreshes the GUID's last use only when it succeeds.
 - With the ``iso8601_as_xml`` fault a ``format=iso8601`` answer (ok or fail) is the XML
-  document of ``render.xml_document`` with ``Content-Type: text/xml; charset=utf-8``.
+  document of ``render.xml_document`` with ``Content-Type: text/xml; charset=utf-8``; with
+  ``iso8601_as_html`` (which wins over it) it is the HTML "Runtime Error" page, HTTP 200.
+  The call itself is carried out in both cases (a write happens).
 
 Behaviour options of ``SandboxConfig`` (all read on every call, so a test may flip them on
 ``app.config`` at run time):
@@ -111,8 +113,11 @@ class SandboxApp:
         """The JSON body the ACE endpoint gives for these parameters (no faults applied)."""
         return self.answer_typed(raw)[0]
 
-    def answer_typed(self, raw: Mapping[str, str], xml: bool = False) -> tuple[bytes, str]:
-        """The body and Content-Type of the answer; ``xml`` turns iso8601 answers into XML."""
+    def answer_typed(
+        self, raw: Mapping[str, str], xml: bool = False, html: bool = False
+    ) -> tuple[bytes, str]:
+        """The body and Content-Type of the answer; ``xml`` turns iso8601 answers into XML,
+        ``html`` into an HTML error page (the call is carried out either way)."""
         params = Params(raw)
         fmt = (params.text("format") or "").strip().lower()
         if fmt not in ("iso8601", "json"):
@@ -134,6 +139,8 @@ class SandboxApp:
             status, rows = "ok", dispatch(call, fct.strip().lower() if fct is not None else None)
         except AceFailure as failure:
             status, rows = "fail", [_fail(failure)]
+        if html and fmt == "iso8601":
+            return _ERROR_PAGE, asgi.HTML
         if xml and fmt == "iso8601":
             return render.xml_document(rows), asgi.XML
         date_format: render.DateFormat = "json" if fmt == "json" else "iso8601"
@@ -269,7 +276,9 @@ class SandboxApp:
                 body = decision.replace_body.encode()
                 content_type = decision.replace_content_type or asgi.JSON
             else:
-                body, content_type = self.answer_typed(raw, decision.iso8601_as_xml)
+                body, content_type = self.answer_typed(
+                    raw, decision.iso8601_as_xml, decision.iso8601_as_html
+                )
             if decision.malformed:
                 body = body[: max(1, len(body) // 2)]
             if decision.drip_bytes:

@@ -29,7 +29,9 @@ order and the first that fires answers:
 with an XML document instead of JSON (``text/xml; charset=utf-8``), ``format=json`` still
 answering JSON. Invented: no published answer in the ``iso8601`` format exists, and the
 format list of ``login`` names an XML format (DS) as the default, so a client must not
-assume JSON.
+assume JSON. ``iso8601_as_html`` (false or true; scoped by ``fcts``; wins over
+``iso8601_as_xml``) answers such a request with an HTML error page (HTTP 200,
+``text/html``) instead.
 
 Changing ``error_rate``, ``error_seed`` or ``error_every`` restarts the RNG and the counter.
 """
@@ -74,6 +76,7 @@ class Faults:
     drip_bytes: int = 0
     drip_delay: float = 0.0
     iso8601_as_xml: bool = False
+    iso8601_as_html: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,6 +177,7 @@ class Decision:
     drip_bytes: int = 0
     drip_delay: float = 0.0
     iso8601_as_xml: bool = False
+    iso8601_as_html: bool = False
 
 
 class FaultController:
@@ -267,6 +271,7 @@ class FaultController:
             decision.drip_bytes = faults.drip_bytes
             decision.drip_delay = faults.drip_delay
             decision.iso8601_as_xml = faults.iso8601_as_xml
+            decision.iso8601_as_html = faults.iso8601_as_html
             return decision
 
     def _throttled(self, faults: Faults, key: str) -> bool:

@@ -27,8 +27,12 @@ def build_app(
     guid_max_age_seconds: float | None = None,
     empty_dates_as_string: bool = False,
     max_rows_per_page: int | None = None,
+    task_rows_without_status_id: bool = False,
+    forcombo_ignores_user_filters: bool = True,
+    getusers_admin_only: bool = False,
 ) -> SandboxApp:
-    """The demo (and optionally benchmark) data behind a configured sandbox app."""
+    """The demo (and optionally benchmark) data behind a configured sandbox app (the
+    behaviour switches are those of ``SandboxConfig``)."""
     started = time.perf_counter()
     store = generate(bench, seed=seed, today=today, bench_account=bench_account)
     if bench is not None:
@@ -44,6 +48,9 @@ def build_app(
         empty_dates_as_string=empty_dates_as_string,
         faults=faults if faults is not None else Faults(),
         max_rows_per_page=max_rows_per_page,
+        task_rows_without_status_id=task_rows_without_status_id,
+        forcombo_ignores_user_filters=forcombo_ignores_user_filters,
+        getusers_admin_only=getusers_admin_only,
     )
     return create_app(store, config)
 
@@ -61,14 +68,17 @@ def run(
     guid_max_age_seconds: float | None = None,
     empty_dates_as_string: bool = False,
     max_rows_per_page: int | None = None,
+    task_rows_without_status_id: bool = False,
+    forcombo_ignores_user_filters: bool = True,
+    getusers_admin_only: bool = False,
     log_level: str = "info",
 ) -> None:
     """Serve the sandbox until interrupted (blocking).
 
     ``bench`` adds a benchmark account of that size (``DatasetSize()`` = 1,000 projects,
     100,000 tasks, 500 users, 500,000 time entries); ``faults`` sets switches at start (a
-    ``Faults`` or a mapping of switch names, validated); ``max_rows_per_page`` caps every
-    page of getusers/getprojects/gettasks (``SandboxConfig.max_rows_per_page``).
+    ``Faults`` or a mapping of switch names, validated); ``max_rows_per_page`` and the other
+    behaviour switches are those of ``SandboxConfig``.
     """
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     app = build_app(
@@ -81,5 +91,8 @@ def run(
         guid_max_age_seconds=guid_max_age_seconds,
         empty_dates_as_string=empty_dates_as_string,
         max_rows_per_page=max_rows_per_page,
+        task_rows_without_status_id=task_rows_without_status_id,
+        forcombo_ignores_user_filters=forcombo_ignores_user_filters,
+        getusers_admin_only=getusers_admin_only,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="off")

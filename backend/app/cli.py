@@ -129,6 +129,18 @@ def sandbox(
         int | None,
         typer.Option(min=1, help="Answer at most N rows per users/projects/tasks page"),
     ] = None,
+    task_rows_without_status_id: Annotated[
+        bool, typer.Option(help="Leave TASK_STATUS_ID off task rows")
+    ] = False,
+    forcombo_keeps_user_filters: Annotated[
+        bool, typer.Option(help="gettasks&forcombo=true honours the user filters")
+    ] = False,
+    getusers_admin_only: Annotated[
+        bool, typer.Option(help="Refuse getusers to normal users")
+    ] = False,
+    iso8601_as: Annotated[
+        str, typer.Option(help="Fault: answer format=iso8601 as 'json', 'xml' or 'html'")
+    ] = "json",
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the ACE sandbox (an AceProject emulator with demo data) for local runs and tests."""
@@ -137,6 +149,8 @@ def sandbox(
     from ace_sandbox.data import DatasetSize
     from ace_sandbox.server import run
 
+    if iso8601_as not in ("json", "xml", "html"):
+        raise typer.BadParameter("expected json, xml or html", param_hint="--iso8601-as")
     bench = None
     if bench_tasks > 0:
         bench = DatasetSize(
@@ -151,9 +165,17 @@ def sandbox(
         bench=bench,
         seed=seed,
         today=date.fromisoformat(today) if today else date.today(),
-        faults={"latency": latency, "error_rate": error_rate},
+        faults={
+            "latency": latency,
+            "error_rate": error_rate,
+            "iso8601_as_xml": iso8601_as == "xml",
+            "iso8601_as_html": iso8601_as == "html",
+        },
         guid_idle_seconds=guid_idle_seconds,
         max_rows_per_page=max_rows_per_page,
+        task_rows_without_status_id=task_rows_without_status_id,
+        forcombo_ignores_user_filters=not forcombo_keeps_user_filters,
+        getusers_admin_only=getusers_admin_only,
         log_level=log_level,
     )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.dto.response import ErrorCode
 
-# HTTP status and short title per code (design.md 5.1).
+# HTTP status and short title per code (the README's error table).
 ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.INVALID_CREDENTIALS: (401, "Invalid Credentials"),
     ErrorCode.INVALID_ACCOUNT_ID: (401, "Invalid Account"),

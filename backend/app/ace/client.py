@@ -1,6 +1,6 @@
 """The app's only door to AceProject: an async client over one shared `httpx.AsyncClient`.
 
-Protocol (ace-api.md): every call is a POST `application/x-www-form-urlencoded` to
+Protocol (docs/ace-api.md): every call is a POST `application/x-www-form-urlencoded` to
 `ACE_API_URL` with `fct=<function>` and `format=iso8601`; the answer is
 `{"status": "ok"|"fail", "results": [...]}`. Passwords and GUIDs travel only in the form body;
 they never appear in a URL, a log line or an exception message.
@@ -19,7 +19,7 @@ Reliability, per logical call (one `fct`):
   signs in again); if it is, the original call is repeated once;
 * a circuit breaker (`breaker.py`) fails fast while ACE is down.
 
-Error mapping (`ErrorCode`, design.md 5.1):
+Error mapping (`ErrorCode`, see the README's error table):
 
 | what happened | ErrorCode |
 |---|---|
@@ -47,7 +47,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -62,12 +62,12 @@ from redis.asyncio import Redis
 from app.ace.breaker import CircuitBreaker, InProcessBreaker, RedisBreaker
 from app.ace.dto import (
     ACCESS_LEVEL_ADMIN,
-    AceAssignee,
     AceIdentity,
     AceLogin,
     AceProject,
     AcePublicSettings,
     AceRow,
+    AceSavedLine,
     AceTask,
     AceTaskRef,
     AceTaskStatus,
@@ -86,6 +86,7 @@ from app.ace.errors import (
     AceTimeoutError,
     AceUnavailableError,
     AceUnknownAccountError,
+    AceWriteRefusedError,
 )
 from app.config import Settings
 
@@ -104,12 +105,11 @@ def _package_version() -> str:
 
 USER_AGENT = f"acehub/{_package_version()} (+AceProject sync)"
 
-# The sandbox's login error for an inactive or denied user (ace-api.md §3.2). The real ACE
-# numbers are undocumented; an unknown number simply falls through to the other checks.
-ERROR_NUMBER_USER_INACTIVE = 1004
-# ace-api.md §6.1: "on or after".
+# The date-filter operator "on or after" (the explorer's `gettasks` page and the Go client).
 DATE_OPERATOR_ON_OR_AFTER = 3
 _JSON_BOM = b"\xef\xbb\xbf"
+SUNDAY = 6  # `date.weekday()`; an ACE week starts on Sunday (`hoursday1`)
+DAYS_PER_WEEK = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +193,14 @@ class _FailAnswer(Exception):
         return error(message, fct=self.fct, error_number=self.error_number)
 
 
+class _NotJsonError(Exception):
+    """ACE answered XML or HTML (internal): `_post` may ask again in another format."""
+
+    def __init__(self, error: AceBadResponseError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class _Retryable(Exception):
     """One attempt failed in a way worth retrying (internal)."""
 
@@ -266,6 +274,13 @@ def _total_row_count(rows: list[dict[str, Any]]) -> int | None:
     return None
 
 
+def _hours(value: float) -> str:
+    """Hours as ACE takes decimals: finite, at most two decimals."""
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("hours must be finite and >= 0")
+    return f"{value:.2f}"
+
+
 def _date_windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
     windows = []
     cursor = start
@@ -286,8 +301,12 @@ class AceClient:
         *,
         breaker: CircuitBreaker | None = None,
         sleep: Sleep = asyncio.sleep,
+        formats: dict[str, str] | None = None,
     ) -> None:
         self._http = http
+        # Functions that answered `iso8601` with something other than JSON, and now get
+        # `format=JSON` (shared by every client of this process made by `with_config`).
+        self._formats: dict[str, str] = {} if formats is None else formats
         self.config = config
         self.breaker: CircuitBreaker = breaker or InProcessBreaker(
             failure_threshold=5, reset_seconds=30.0
@@ -307,7 +326,11 @@ class AceClient:
     def with_config(self, **changes: Any) -> AceClient:
         """A client sharing the HTTP client and breaker, with some knobs changed."""
         return AceClient(
-            self._http, replace(self.config, **changes), breaker=self.breaker, sleep=self._sleep
+            self._http,
+            replace(self.config, **changes),
+            breaker=self.breaker,
+            sleep=self._sleep,
+            formats=self._formats,
         )
 
     # ------------------------------------------------------------------------------------
@@ -315,16 +338,12 @@ class AceClient:
     # ------------------------------------------------------------------------------------
 
     async def login(self, account_id: str, username: str, password: str) -> AceLogin:
-        """`login`. A refusal raises `AceLoginRefusedError` (INVALID_CREDENTIALS), or
-        `AceAccountInactiveError` when ACE says the user is inactive (sandbox number 1004)."""
+        """`login`. A refusal raises `AceLoginRefusedError` (INVALID_CREDENTIALS): ACE
+        publishes no error numbers, so none of them decides anything here."""
         params = {"accountid": account_id, "username": username, "password": password}
         try:
             rows = await self._post("login", params)
         except _FailAnswer as fail:
-            if fail.error_number == ERROR_NUMBER_USER_INACTIVE:
-                raise fail.as_error(
-                    AceAccountInactiveError, "This ACE user is inactive or denied access"
-                ) from None
             raise fail.as_error(
                 AceLoginRefusedError, "ACE refused the username or password"
             ) from None
@@ -393,16 +412,13 @@ class AceClient:
             logger.warning("ACE account check failed after a refused login")
 
     async def _identity(self, account_id: str, username: str, login: AceLogin) -> AceIdentity:
+        """The signed-in user: the `getusers` row when ACE lets the user list users, else
+        the login row (some accounts refuse user lists to normal users)."""
         info = login if login.user_id is not None else await self.get_login_info(login.guid)
-        user_id = info.user_id
-        user: AceUser | None
-        if user_id is not None:
-            users = await self.get_users(login.guid, user_id=user_id)
-            user = next((u for u in users if u.user_id == user_id), None)
-        else:
-            wanted = username.casefold()
-            users = await self.get_users(login.guid, username=username)
-            user = next((u for u in users if u.username.casefold() == wanted), None)
+        try:
+            user = await self._find_user(login.guid, username, info.user_id)
+        except AceRequestRefusedError:
+            user = None
         if user is not None:
             if not user.can_sign_in:
                 raise AceAccountInactiveError(
@@ -419,13 +435,12 @@ class AceClient:
                 active=True,
                 is_admin=user.is_admin,
             )
-        if user_id is None:
+        if info.user_id is None:
             raise AceBadResponseError("ACE did not say which user signed in", fct="getlogininfo")
-        # This user may not list users; the login row is all there is to go on.
         return AceIdentity(
             account_id=account_id,
             guid=login.guid,
-            user_id=user_id,
+            user_id=info.user_id,
             username=info.username or username,
             first_name=info.first_name,
             last_name=info.last_name,
@@ -433,6 +448,24 @@ class AceClient:
             active=True,
             is_admin=info.access_level == ACCESS_LEVEL_ADMIN,
         )
+
+    async def _find_user(self, guid: str, login_name: str, user_id: int | None) -> AceUser | None:
+        """The `getusers` row of who signed in: by id when known, else by the name typed at
+        sign-in, which ACE also accepts as an e-mail address."""
+        if user_id is not None:
+            users = await self.get_users(guid, user_id=user_id)
+            return next((u for u in users if u.user_id == user_id), None)
+        wanted = login_name.casefold()
+
+        def matches(user: AceUser) -> bool:
+            return user.username.casefold() == wanted or (user.email or "").casefold() == wanted
+
+        named = await self.get_users(guid, username=login_name)
+        found = next((u for u in named if matches(u)), None)
+        if found is None and "@" in login_name:
+            # `filterusername` filters on the username; an e-mail needs the whole list.
+            found = next((u for u in await self.get_users(guid) if matches(u)), None)
+        return found
 
     # ------------------------------------------------------------------------------------
     # Lists
@@ -496,7 +529,7 @@ class AceClient:
         """`gettasks` page by page (`rowsperpage` = page size), each task yielded once.
 
         `modified_since` filters `DATE_TASK_MODIFIED` on or after that day (operator 3);
-        pass the last successful sync date minus a day (ace-api.md §6.1).
+        pass the last successful sync date minus a day.
         """
         params = _task_filters(
             assigned_user_id=assigned_user_id,
@@ -515,13 +548,13 @@ class AceClient:
     ) -> set[int]:
         """The ids of the tasks `gettasks` lists with these filters, all pages: the tasks a
         user is assignee (`filterassigneduserid`) or reviewer (`filterrevieweruserid`) of,
-        which is how ACE tells who works on what (ace-api.md §6.4)."""
+        which is how ACE tells who works on what (docs/ace-api.md, "Assignees")."""
         params = _task_filters(
             assigned_user_id=assigned_user_id,
             reviewer_user_id=reviewer_user_id,
             modified_since=modified_since,
         )
-        params["forcombo"] = True  # ids and titles only (ace-api.md §6.3: the pick-list form)
+        # Not `forcombo`: no source shows the pick-list form keeps the user filters.
         pages = self._iter_pages("gettasks", guid, params, AceTaskRef, _task_key)
         return {task.task_id async for page in pages for task in page}
 
@@ -542,29 +575,9 @@ class AceClient:
         )
         return [task async for page in pages for task in page]
 
-    async def get_assignees(
-        self, guid: str, *, task_id: int | None = None, project_id: int | None = None
-    ) -> list[AceAssignee]:
-        """`getassigneduserlist` for a task and/or a project (at least one is required).
-
-        When ACE leaves `TASK_ID` off the rows of a one-task call, it is filled in.
-        """
-        if task_id is None and project_id is None:
-            raise ValueError("get_assignees needs task_id or project_id")
-        rows = await self._guid_call(
-            "getassigneduserlist", guid, {"taskid": task_id, "projectid": project_id}
-        )
-        assignees = self._parse_rows(AceAssignee, rows, "getassigneduserlist")
-        if task_id is not None:
-            assignees = [
-                a if a.task_id is not None else a.model_copy(update={"task_id": task_id})
-                for a in assignees
-            ]
-        return assignees
-
-    async def get_task_statuses(self, guid: str) -> list[AceTaskStatus]:
-        """`gettaskstatuses`."""
-        rows = await self._guid_call("gettaskstatuses", guid, {})
+    async def get_task_statuses(self, guid: str, *, project_id: int) -> list[AceTaskStatus]:
+        """`gettaskstatuses` of one project: statuses belong to projects."""
+        rows = await self._guid_call("gettaskstatuses", guid, {"projectid": project_id})
         return self._parse_rows(AceTaskStatus, rows, "gettaskstatuses")
 
     async def iter_time_report(
@@ -621,6 +634,131 @@ class AceClient:
         return [entry async for window in windows for entry in window]
 
     # ------------------------------------------------------------------------------------
+    # Writes
+    # ------------------------------------------------------------------------------------
+    #
+    # ACE's write functions are not idempotent, so a write is sent once: never retried,
+    # not even after a transport error or a timeout (it may have happened). The caller
+    # re-reads (`get_time_line`, `get_tasks`) before it tries again. Writes ask for
+    # `format=JSON`: their answers carry no dates, and a write must never be re-sent because
+    # an `iso8601` answer was not JSON.
+
+    async def save_work_item(
+        self,
+        guid: str,
+        *,
+        week_start: date,
+        hours: Sequence[float],
+        task_id: int,
+        project_id: int | None = None,
+        comments: str | None = None,
+        timesheet_line_id: int | None = None,
+        user_id: int | None = None,
+        time_type_id: int | None = None,
+    ) -> int:
+        """`saveworkitem`: create (or, with `timesheet_line_id`, replace) a weekly time line
+        of seven days, Sunday first; `user_id` acts for another user (needs the right).
+        Returns the line's `TIMESHEET_LINE_ID`."""
+        if week_start.weekday() != SUNDAY:
+            raise ValueError("week_start must be a Sunday")
+        if len(hours) != DAYS_PER_WEEK:
+            raise ValueError("hours needs one value per day of the week")
+        params: dict[str, object] = {
+            "weekstart": week_start,
+            "taskid": task_id,
+            "projectid": project_id,
+            "comments": comments,
+            "timesheetlineid": timesheet_line_id,
+            "userid": user_id,
+            "timetypeid": time_type_id,
+        }
+        params |= {f"hoursday{day}": _hours(value) for day, value in enumerate(hours, start=1)}
+        rows = await self._write("saveworkitem", guid, params)
+        return self._one(AceSavedLine, rows, "saveworkitem").timesheet_line_id
+
+    async def delete_work_item(self, guid: str, *, timesheet_line_id: int) -> None:
+        """`deleteworkitem`: the whole weekly line."""
+        await self._write("deleteworkitem", guid, {"timesheetlineid": timesheet_line_id})
+
+    async def save_task(
+        self,
+        guid: str,
+        *,
+        task_id: int,
+        project_id: int | None = None,
+        status_id: int | None = None,
+        percent_done: float | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """`savetask`: a task's status, percent done (0-100 here; ACE takes tenths, 0-10)
+        and a comment added to its history."""
+        if percent_done is not None and not 0 <= percent_done <= 100:
+            raise ValueError("percent_done must be within 0..100")
+        params: dict[str, object] = {
+            "taskid": task_id,
+            "projectid": project_id,
+            "statusid": status_id,
+            "percentdone": None if percent_done is None else round(percent_done / 10),
+            "addcomments": comment,
+        }
+        await self._write("savetask", guid, params)
+
+    async def assign_user_task(
+        self,
+        guid: str,
+        *,
+        task_id: int,
+        user_id: int,
+        is_assignee: bool,
+        is_reviewer: bool = False,
+        assigned_hours: float | None = None,
+        notify: bool = False,
+    ) -> None:
+        """`assignusertask`: (un)assign a user as assignee and/or reviewer of a task."""
+        if assigned_hours is not None and not (
+            math.isfinite(assigned_hours) and assigned_hours >= 0
+        ):
+            raise ValueError("assigned_hours must be a finite number >= 0")
+        params: dict[str, object] = {
+            "taskid": task_id,
+            "userid": user_id,
+            "isassignee": is_assignee,
+            "isreviewer": is_reviewer,
+            "assignedhours": None if assigned_hours is None else _hours(assigned_hours),
+            "notify": notify,
+        }
+        await self._write("assignusertask", guid, params)
+
+    async def get_time_line(
+        self, guid: str, *, timesheet_line_id: int, week_start: date
+    ) -> list[AceTimeEntry]:
+        """The days of one weekly line as `gettimereport` lists them (a read-back after a
+        write, or before trying a write again)."""
+        params = {
+            "view": 1,
+            "filtermyworkitems": False,
+            "timesheetlineid": timesheet_line_id,
+            "filterdatefrom": week_start,
+            "filterdateto": week_start + timedelta(days=DAYS_PER_WEEK - 1),
+        }
+        rows = await self._guid_call("gettimereport", guid, params)
+        entries = self._parse_rows(AceTimeEntry, rows, "gettimereport")
+        return [e for e in entries if e.timesheet_line_id == timesheet_line_id]
+
+    async def _write(
+        self, fct: str, guid: str, params: Mapping[str, object]
+    ) -> list[dict[str, Any]]:
+        """One write, sent once. A refusal is ACE_SESSION_EXPIRED when the GUID is gone,
+        else `AceWriteRefusedError` (nothing was written)."""
+        try:
+            return await self._post_once(fct, {**params, "guid": guid}, max_retries=0, fmt="JSON")
+        except _NotJsonError as not_json:
+            raise not_json.error from None
+        except _FailAnswer as fail:
+            await self.get_login_info(guid)  # raises ACE_SESSION_EXPIRED if the GUID is gone
+            raise fail.as_error(AceWriteRefusedError, f"ACE refused the {fct} write") from None
+
+    # ------------------------------------------------------------------------------------
     # Plumbing
     # ------------------------------------------------------------------------------------
 
@@ -632,18 +770,25 @@ class AceClient:
         model: type[RowT],
         key: Callable[[RowT], Hashable],
     ) -> AsyncIterator[list[RowT]]:
-        """Loop `pagenumber` 1.. until a short or empty page, or `TOTAL_ROW_COUNT` reached.
+        """Loop `pagenumber` 1.. while `TOTAL_ROW_COUNT` says rows remain; stop at an empty
+        page. ACE documents no maximum page size, so a page may hold fewer rows than asked
+        for without being the last: the page size then shrinks to what ACE gave, and the
+        next page number is computed for it (pages may overlap then, never leave a gap).
 
-        Rows can shift between pages while ACE data changes, so rows already yielded (by
-        `key`) are dropped. A full page of nothing new means ACE ignores paging: stop there.
+        Without `TOTAL_ROW_COUNT` the loop runs until a page brings nothing new. Rows can
+        shift between pages while ACE data changes, so rows already yielded (by `key`) are
+        dropped.
         """
         size = self.config.page_size
         seen: set[Hashable] = set()
         page_number = 1
+        offset = 0
         while True:
             rows = await self._guid_call(
                 fct, guid, {**params, "pagenumber": page_number, "rowsperpage": size}
             )
+            if not rows:
+                return
             fresh = []
             for item in self._parse_rows(model, rows, fct):
                 item_key = key(item)
@@ -652,13 +797,20 @@ class AceClient:
                     fresh.append(item)
             if fresh:
                 yield fresh
+            offset += len(rows)
             total = _total_row_count(rows)
-            if len(rows) != size or (total is not None and page_number * size >= total):
+            if total is not None and offset >= total:
                 return
             if not fresh:
                 logger.warning("ACE repeated a whole page; stopping", extra={"fct": fct})
                 return
-            page_number += 1
+            if len(rows) < size:
+                size = len(rows)
+                logger.info(
+                    "ACE answered a short page; paging on with its size",
+                    extra={"fct": fct, "rows_per_page": size},
+                )
+            page_number = offset // size + 1
 
     async def _guid_call(
         self, fct: str, guid: str, params: Mapping[str, object]
@@ -675,19 +827,56 @@ class AceClient:
         except _FailAnswer as fail:
             raise fail.as_error(AceRequestRefusedError, f"ACE refused the {fct} request") from None
 
-    def _form(self, fct: str, params: Mapping[str, object]) -> dict[str, str]:
-        form = {"fct": fct, "format": self.config.response_format}
+    def _format_of(self, fct: str) -> str:
+        return self._formats.get(fct, self.config.response_format)
+
+    def _form(
+        self, fct: str, params: Mapping[str, object], fmt: str | None = None
+    ) -> dict[str, str]:
+        form = {"fct": fct, "format": fmt or self._format_of(fct)}
         form.update({name: _encode(value) for name, value in params.items() if value is not None})
         return form
 
     async def _post(
         self, fct: str, params: Mapping[str, object], *, max_retries: int | None = None
     ) -> list[dict[str, Any]]:
-        """One logical call: breaker, deadline, retries. Returns the `ok` rows.
-
-        Raises `_FailAnswer` for `status: fail` and `AceCallError` for everything else.
+        """One logical call; a function that answers `format=iso8601` with XML or HTML is
+        asked again once with `format=JSON` (dates as `/Date(ms)/`), and keeps that format
+        for the rest of the process. No public answer in `iso8601` exists, so the fallback
+        keeps acehub working if ACE does not take it.
         """
-        form = self._form(fct, params)
+        fmt = self._format_of(fct)
+        try:
+            return await self._post_once(fct, params, max_retries=max_retries)
+        except _NotJsonError as not_json:
+            if fmt.lower() != "iso8601":
+                raise not_json.error from None
+        try:
+            rows = await self._post_once(fct, params, max_retries=max_retries, fmt="JSON")
+        except _NotJsonError as not_json:
+            raise not_json.error from None  # an error page whatever the format: not remembered
+        if fct not in self._formats:  # concurrent calls may all have fallen back: log once
+            self._formats[fct] = "JSON"
+            logger.warning(
+                "ACE answered format=iso8601 with something other than JSON; using format=JSON",
+                extra={"fct": fct},
+            )
+        return rows
+
+    async def _post_once(
+        self,
+        fct: str,
+        params: Mapping[str, object],
+        *,
+        max_retries: int | None = None,
+        fmt: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """One logical call in one format: breaker, deadline, retries. Returns the `ok` rows.
+
+        Raises `_FailAnswer` for `status: fail`, `_NotJsonError` for an answer that is not
+        JSON, and `AceCallError` for everything else.
+        """
+        form = self._form(fct, params, fmt)
         retries = self.config.max_retries if max_retries is None else max_retries
         started = time.monotonic()
         deadline = started + self.config.deadline_seconds
@@ -844,13 +1033,11 @@ class AceClient:
             return AceBadResponseError(f"ACE sent {why}", fct=fct, upstream_status=status)
 
         kind = content_type.lower()
-        if "html" in kind or "xml" in kind:
-            raise bad("HTML or XML instead of JSON")
         text = body.removeprefix(_JSON_BOM).strip()
+        if "html" in kind or "xml" in kind or text.startswith(b"<"):
+            raise _NotJsonError(bad("HTML or XML instead of JSON"))
         if not text:
             raise bad("an empty body")
-        if text.startswith(b"<"):
-            raise bad("HTML or XML instead of JSON")
         try:
             document = orjson.loads(text)
         except orjson.JSONDecodeError:

@@ -1,6 +1,6 @@
 """Typed rows parsed from AceProject answers.
 
-ACE's JSON is loosely typed and its exact shapes are partly unknown (ace-api.md §4, §9), so
+ACE's JSON is loosely typed and its exact shapes are partly unknown (docs/ace-api.md), so
 every field here is parsed tolerantly:
 
 * field names in any case (`task_id`, `Task_Id` and `TASK_ID` are the same field);
@@ -38,7 +38,6 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    computed_field,
     model_validator,
 )
 
@@ -210,6 +209,14 @@ def parse_ace_date(value: object) -> date | None:
     raise ValueError("expected a date string")
 
 
+def _tenths_to_percent(value: object) -> object:
+    """`PercentDone` tenths (0-10) to percent (0-100); off the scale is None."""
+    number = _to_float(value)
+    if not isinstance(number, float):
+        return number
+    return number * 10 if 0 <= number <= 10 else None
+
+
 AceInt = Annotated[int, BeforeValidator(_to_int)]
 AceFloat = Annotated[float, BeforeValidator(_to_float)]
 AceBool = Annotated[bool, BeforeValidator(_to_bool)]
@@ -230,29 +237,12 @@ class AceStatusType(StrEnum):
     completed = "completed"
 
 
-_STATUS_TYPE_BY_ID = {
-    1: AceStatusType.waiting,
+# `CompletedStatus`, the one code list ACE documents for statuses (`savetaskstatus`).
+_COMPLETED_STATUS_CODES = {
+    0: AceStatusType.waiting,
+    1: AceStatusType.completed,
     2: AceStatusType.in_progress,
-    3: AceStatusType.completed,
 }
-_STATUS_TYPE_BY_NAME = {
-    "waiting": AceStatusType.waiting,
-    "not_started": AceStatusType.waiting,
-    "in_progress": AceStatusType.in_progress,
-    "inprogress": AceStatusType.in_progress,
-    "completed": AceStatusType.completed,
-    "complete": AceStatusType.completed,
-}
-
-
-def status_type_from(type_id: int | None, type_name: str | None) -> AceStatusType | None:
-    """Map `STATUS_TYPE_ID` (1/2/3) or, failing that, an English type name; else None."""
-    if type_id is not None and type_id in _STATUS_TYPE_BY_ID:
-        return _STATUS_TYPE_BY_ID[type_id]
-    if type_name:
-        key = re.sub(r"[\s\-]+", "_", type_name.strip().lower())
-        return _STATUS_TYPE_BY_NAME.get(key)
-    return None
 
 
 class AceRow(BaseModel):
@@ -310,7 +300,7 @@ class AceLogin(AceRow):
     """The row of a successful `login` or `getlogininfo`.
 
     Only `GUID`, `FIRST_NAME` and `LAST_NAME` are attested for the real ACE; the rest are
-    read when present and must not be relied on (ace-api.md §3.2).
+    read when present and must not be relied on (docs/ace-api.md, "Sign-in").
     """
 
     guid: str = Field(alias="GUID", min_length=1, repr=False)
@@ -399,7 +389,7 @@ class AceProject(AceRow):
 
 class AceTaskRef(AceRow):
     """A `gettasks` row read for its id only: the assignee pass lists the tasks of each user
-    (ace-api.md §6.4) and needs nothing else of them."""
+    (docs/ace-api.md, "Assignees") and needs nothing else of them."""
 
     task_id: AceInt = Field(alias="TASK_ID")
 
@@ -407,7 +397,10 @@ class AceTaskRef(AceRow):
 class AceTask(AceRow):
     """A `gettasks` row. `title` is ACE's `TASK_RESUME`; `assigned` is its display string.
 
-    `percent_done` is `POURCENTAGE_DONE` as sent (its scale is unconfirmed, ace-api.md §6.3).
+    `POURCENTAGE_DONE` is on ACE's documented `PercentDone` scale, 0 to 10 meaning 0-100 %;
+    `percent_done` is that value in percent (a value off the scale is dropped, not guessed).
+    The row's `STATUS_TYPE_ID` is kept raw: no source gives its codes, so the status type
+    comes from the project's status list (`app.ace.statuses`).
     """
 
     task_id: AceInt = Field(alias="TASK_ID")
@@ -428,7 +421,9 @@ class AceTask(AceRow):
     group: OptStr = Field(default=None, alias="TASK_GROUP_NAME")
     estimated_hours: OptFloat = Field(default=None, alias="ESTIMATED_TIME")
     actual_hours: OptFloat = Field(default=None, alias="ACTUAL_HOURS")
-    percent_done: OptFloat = Field(default=None, alias="POURCENTAGE_DONE")
+    percent_done: Annotated[float | None, BeforeValidator(_tenths_to_percent)] = Field(
+        default=None, alias="POURCENTAGE_DONE"
+    )
     expected_start: OptDate = Field(default=None, alias="DATE_EXPECTED_START_TASK")
     expected_end: OptDate = Field(default=None, alias="DATE_EXPECTED_END_TASK")
     actual_start: OptDate = Field(default=None, alias="DATE_ACTUAL_START_DATE")
@@ -439,55 +434,21 @@ class AceTask(AceRow):
     assigned: OptStr = Field(default=None, alias="ASSIGNED")
     reviewer: OptStr = Field(default=None, alias="REVIEWER")
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def status_type(self) -> AceStatusType | None:
-        """waiting / in_progress / completed, from `STATUS_TYPE_ID` or `STATUS_TYPE_NAME`."""
-        return status_type_from(self.status_type_id, self.status_type_name)
-
-
-class AceAssignee(AceRow):
-    """A `getassigneduserlist` row (its fields are the sandbox's, ace-api.md §6.4)."""
-
-    task_id: OptInt = Field(default=None, alias="TASK_ID")
-    user_id: AceInt = Field(alias="USER_ID")
-    username: OptStr = Field(default=None, alias="USERNAME")
-    first_name: OptStr = Field(default=None, alias="FIRST_NAME")
-    last_name: OptStr = Field(default=None, alias="LAST_NAME")
-    is_assignee: AceBool = Field(default=True, alias="IS_ASSIGNEE")
-    is_reviewer: AceBool = Field(default=False, alias="IS_REVIEWER")
-    assigned_hours: OptFloat = Field(default=None, alias="ASSIGNED_HOURS")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_flags_take_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (_is_null(v) and _is_flag(k))}
-        return data
-
-
-def _is_flag(key: object) -> bool:
-    return isinstance(key, str) and key.upper() in {"IS_ASSIGNEE", "IS_REVIEWER"}
-
 
 class AceTaskStatus(AceRow):
-    """A `gettaskstatuses` row."""
+    """A `gettaskstatuses` row: one status of one project's list. `COMPLETED_STATUS` is the
+    documented code (0 waiting, 1 completed, 2 in progress), not a boolean."""
 
-    status_id: AceInt = Field(alias="TASK_STATUS_ID")
-    name: AceStr = Field(alias="TASK_STATUS_NAME")
-    status_type_id: OptInt = Field(default=None, alias="STATUS_TYPE_ID")
-    status_type_name: OptStr = Field(default=None, alias="STATUS_TYPE_NAME")
-    completed: OptBool = Field(default=None, alias="COMPLETED_STATUS")
-    sort_order: OptInt = Field(default=None, alias="SORT_ORDER")
+    status_id: OptInt = Field(default=None, alias="TASK_STATUS_ID")
+    name: OptStr = Field(default=None, alias="TASK_STATUS_NAME")
+    completed_status: OptInt = Field(default=None, alias="COMPLETED_STATUS")
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def status_type(self) -> AceStatusType | None:
-        """From the status type, else `COMPLETED_STATUS`."""
-        found = status_type_from(self.status_type_id, self.status_type_name)
-        if found is None and self.completed:
-            return AceStatusType.completed
-        return found
+        """The type its `COMPLETED_STATUS` code names; None for a code ACE does not document."""
+        if self.completed_status is None:
+            return None
+        return _COMPLETED_STATUS_CODES.get(self.completed_status)
 
 
 class AceTimeEntry(AceRow):
@@ -517,6 +478,12 @@ class AceTimeEntry(AceRow):
     @property
     def key(self) -> tuple[int, date]:
         return (self.timesheet_line_id, self.date_worked)
+
+
+class AceSavedLine(AceRow):
+    """The answer of `saveworkitem`: the weekly line's id."""
+
+    timesheet_line_id: AceInt = Field(alias="TIMESHEET_LINE_ID")
 
 
 class AceIdentity(BaseModel):

@@ -72,6 +72,12 @@ class AceRequestRefusedError(AceBadResponseError):
     """ACE answered `status: fail` to a call that is not about the session (e.g. bad filter)."""
 
 
+class AceWriteRefusedError(AceRequestRefusedError):
+    """ACE answered `status: fail` to a write (unknown task, closed period, hours out of
+    range, no right to act for that user): nothing was written. Its `error_number` is ACE's,
+    kept for logs; ACE publishes no list of them, so none decides anything."""
+
+
 class AceSessionExpiredError(AceCallError):
     """The GUID is no longer valid; the caller must sign in to ACE again (401)."""
 

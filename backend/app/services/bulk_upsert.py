@@ -73,15 +73,19 @@ async def bulk_upsert_columns(
     keys: Sequence[str],
     compare: Sequence[str],
     touch: Sequence[str] = (),
+    changed_keys: list[Any] | None = None,
 ) -> UpsertCounts:
     """`bulk_upsert` for rows given column by column (equal-length lists): the bulk paths
-    build these straight from their items, with no dict per row."""
+    build these straight from their items, with no dict per row. With `changed_keys`, the
+    value of the last key column of each inserted or updated row is appended to it."""
     count = len(next(iter(columns.values()), []))
     if count == 0:
         return UpsertCounts()
     columns = _with_python_defaults(table, columns, count)
     if session.get_bind().dialect.name == "postgresql":
-        return await _postgres_upsert(session, table, columns, count, keys, compare, touch)
+        return await _postgres_upsert(
+            session, table, columns, count, keys, compare, touch, changed_keys
+        )
     names = list(columns)
     rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     existing = await _existing_keys(session, table, rows, keys)
@@ -94,6 +98,8 @@ async def bulk_upsert_columns(
     # One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues").
     result = await session.execute(statement.returning(*(table.c[k] for k in keys)), rows)
     returned = [tuple(row) for row in result.all()]
+    if changed_keys is not None:
+        changed_keys.extend(key[-1] for key in returned)
     inserted = sum(1 for key in returned if key not in existing)
     updated = len(returned) - inserted
     return UpsertCounts(
@@ -111,6 +117,7 @@ async def _postgres_upsert(
     keys: Sequence[str],
     compare: Sequence[str],
     touch: Sequence[str],
+    changed_keys: list[Any] | None,
 ) -> UpsertCounts:
     """PostgreSQL: one statement per call whatever the row count, each column sent as one
     typed array and spread by `unnest` (no per-row SQL, no per-row bind parameters)."""
@@ -141,10 +148,12 @@ async def _postgres_upsert(
         f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates} "
         f"WHERE {changed} "
         # xmax is 0 for a freshly inserted row version (a PostgreSQL system column).
-        "RETURNING (xmax = 0)"
+        f"RETURNING (xmax = 0), {quote(keys[-1])}"
     )
     params = {n: (values[n][0] if n in same else values[n]) for n in columns}
     returned = (await session.execute(statement, params)).all()
+    if changed_keys is not None:
+        changed_keys.extend(row[1] for row in returned)
     inserted = sum(1 for row in returned if row[0])
     return UpsertCounts(
         inserted=inserted,

@@ -9,7 +9,7 @@ during a full pass: rows no longer returned by ACE get `deleted_at`.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -17,7 +17,8 @@ from sqlalchemy import Table, and_, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.ace.dto import AceAssignee, AceProject, AceTask, AceTimeEntry, AceUser
+from app.ace.dto import AceProject, AceTask, AceTimeEntry, AceUser
+from app.ace.statuses import StatusList
 from app.models import (
     AuthSource,
     Project,
@@ -126,30 +127,6 @@ async def mirror_users(
     return counts
 
 
-async def ensure_users(
-    session: AsyncSession, *, account_id: str, assignees: Iterable[AceAssignee], now: datetime
-) -> dict[int, int]:
-    """Placeholder users for assignees not mirrored yet (e.g. a user list ACE did not show);
-    returns {ACE user id: acehub user id} of the account."""
-    known = await user_ids(session, account_id=account_id)
-    missing = {a.user_id: a for a in assignees if a.user_id not in known}
-    if not missing:
-        return known
-    placeholders = [
-        AceUser.model_validate(
-            {
-                "USER_ID": a.user_id,
-                "USERNAME": a.username or f"ace-user-{a.user_id}",
-                "FIRST_NAME": a.first_name,
-                "LAST_NAME": a.last_name,
-            }
-        )
-        for a in missing.values()
-    ]
-    await mirror_users(session, account_id=account_id, users=placeholders, now=now)
-    return await user_ids(session, account_id=account_id)
-
-
 async def mirror_projects(
     session: AsyncSession, *, account_id: str, projects: Sequence[AceProject], now: datetime
 ) -> UpsertCounts:
@@ -189,12 +166,23 @@ class TaskBatch:
     """ACE tasks column by column (`ace_project_id` still ACE's), as `mirror_tasks` sends
     them. A sync turns each page into one as soon as it arrives: its DTOs then die young,
     where DTOs queued for a write lived long enough for the garbage collector's full passes
-    to trace them again and again."""
+    to trace them again and again. `names` keeps each task's `ASSIGNED` and `REVIEWER`
+    display text (not stored: it only tells an incremental run whom to ask about
+    assignments); `unknown_statuses` counts tasks whose status their project's list lacks."""
 
     columns: dict[str, list[Any]]
+    names: list[str] = field(default_factory=list)
+    unknown_statuses: int = 0
 
     @classmethod
-    def of(cls, tasks: Sequence[AceTask]) -> TaskBatch:
+    def of(cls, tasks: Sequence[AceTask], statuses: Mapping[int, StatusList]) -> TaskBatch:
+        lists = [statuses.get(t.project_id) for t in tasks]
+        types = [_status_type(t, status_list) for t, status_list in zip(tasks, lists, strict=True)]
+        unknown = sum(
+            1
+            for t, status_list in zip(tasks, lists, strict=True)
+            if _has_status(t) and (status_list is None or not status_list.knows(t))
+        )
         return cls(
             {
                 "ace_task_id": [t.task_id for t in tasks],
@@ -203,7 +191,7 @@ class TaskBatch:
                 "title": [_clip(t.title, 500) for t in tasks],
                 "description": [t.description for t in tasks],
                 "status": [_clip(t.status_name, 100) for t in tasks],
-                "status_type": [_status_type(t) for t in tasks],
+                "status_type": types,
                 "priority": [_clip(t.priority, 100) for t in tasks],
                 "type": [_clip(t.type, 100) for t in tasks],
                 "group_name": [_clip(t.group, 255) for t in tasks],
@@ -216,7 +204,9 @@ class TaskBatch:
                 "actual_end": [t.actual_end for t in tasks],
                 "ace_created_at": [_utc(t.created_at) for t in tasks],
                 "ace_modified_at": [_utc(t.modified_at) for t in tasks],
-            }
+            },
+            names=[f"{t.assigned or ''}\n{t.reviewer or ''}" for t in tasks],
+            unknown_statuses=unknown,
         )
 
     def __len__(self) -> int:
@@ -234,9 +224,14 @@ class TaskBatch:
     def extend(self, other: TaskBatch) -> None:
         for name, values in self.columns.items():
             values.extend(other.columns[name])
+        self.names.extend(other.names)
+        self.unknown_statuses += other.unknown_statuses
 
     def take(self, indexes: list[int]) -> TaskBatch:
-        return TaskBatch({name: [col[i] for i in indexes] for name, col in self.columns.items()})
+        return TaskBatch(
+            {name: [col[i] for i in indexes] for name, col in self.columns.items()},
+            names=[self.names[i] for i in indexes],
+        )
 
 
 async def mirror_tasks(
@@ -246,9 +241,11 @@ async def mirror_tasks(
     tasks: TaskBatch,
     project_ids: dict[int, int],
     now: datetime,
+    changed: list[int] | None = None,
 ) -> tuple[UpsertCounts, int]:
     """Upsert tasks; returns the counts and how many tasks were skipped because their project
-    is not mirrored (ACE listed a task of a project it did not list)."""
+    is not mirrored (ACE listed a task of a project it did not list). The ACE ids of the
+    tasks inserted or updated are appended to `changed`."""
     # The last row per ACE id (ACE may repeat a row; an upsert must see each key once), in
     # the order of first appearance, as `_unique` keeps it.
     last = {task_id: index for index, task_id in enumerate(tasks.task_ids)}
@@ -275,54 +272,18 @@ async def mirror_tasks(
         keys=("account_id", "ace_task_id"),
         compare=_TASK_FIELDS,
         touch=("synced_at", "updated_at"),
+        changed_keys=changed,
     )
     return counts, len(last) - count
 
 
-def _status_type(task: AceTask) -> str | None:
-    status_type = task.status_type
+def _has_status(task: AceTask) -> bool:
+    return task.status_id is not None or bool(task.status_name)
+
+
+def _status_type(task: AceTask, statuses: StatusList | None) -> str | None:
+    status_type = statuses.type_of(task) if statuses is not None else None
     return status_type.value if status_type else None
-
-
-async def replace_assignees(
-    session: AsyncSession,
-    *,
-    tasks: Mapping[int, int],
-    users: Mapping[int, int],
-    assignees: Sequence[AceAssignee],
-    now: datetime,
-) -> UpsertCounts:
-    """Make the assignees of `tasks` ({ACE task id: acehub task id}) exactly `assignees`
-    (`getassigneduserlist` rows of those tasks), mapping ACE user ids through `users`: upsert
-    those, delete the others."""
-    if not tasks:
-        return UpsertCounts()
-    wanted: dict[tuple[int, int], dict[str, Any]] = {}
-    for a in assignees:
-        task_id = tasks.get(a.task_id) if a.task_id is not None else None
-        user_id = users.get(a.user_id)
-        if task_id is None or user_id is None:
-            continue
-        wanted[(task_id, user_id)] = {
-            "task_id": task_id,
-            "user_id": user_id,
-            "is_assignee": a.is_assignee,
-            "is_reviewer": a.is_reviewer,
-            "assigned_hours": a.assigned_hours,
-            "synced_at": now,
-        }
-    counts = await bulk_upsert(
-        session,
-        ASSIGNEES,
-        list(wanted.values()),
-        keys=("task_id", "user_id"),
-        compare=("is_assignee", "is_reviewer", "assigned_hours"),
-        touch=("synced_at",),
-    )
-    counts.deleted = await _delete_assignments(
-        session, of=TaskAssignee.task_id, ids=list(tasks.values()), keep=set(wanted)
-    )
-    return counts
 
 
 async def mirror_user_assignments(
@@ -561,3 +522,43 @@ def _unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
     for item in items:
         by_key[key(item)] = item
     return list(by_key.values())
+
+
+async def assignment_candidates(
+    session: AsyncSession, *, account_id: str, scope: set[int], names: Iterable[str]
+) -> set[int] | None:
+    """The acehub ids of the users an incremental run asks about the tasks in `scope`
+    (acehub ids): those assigned to them now, and those whose name appears in the tasks'
+    `ASSIGNED` / `REVIEWER` display text. ACE documents no format for that text, so it only
+    chooses whom to ask; the answer comes from ACE's per-user task lists. None (ask everyone)
+    when some text names nobody acehub knows."""
+    assigned: set[int] = set()
+    ids = sorted(scope)
+    for start in range(0, len(ids), 5000):
+        rows = await session.scalars(
+            select(TaskAssignee.user_id)
+            .where(TaskAssignee.task_id.in_(ids[start : start + 5000]))
+            .distinct()
+        )
+        assigned.update(rows)
+    users = (
+        await session.execute(
+            select(User.id, User.username, User.first_name, User.last_name).where(
+                User.account_id == account_id,
+                User.ace_user_id.is_not(None),
+                User.deleted_at.is_(None),
+            )
+        )
+    ).all()
+    spellings = [(row.id, _spellings(row.username, row.first_name, row.last_name)) for row in users]
+    for text in {t.casefold() for t in names if t.strip()}:
+        named = {user_id for user_id, words in spellings if any(w in text for w in words)}
+        if not named:
+            return None
+        assigned |= named
+    return assigned
+
+
+def _spellings(username: str, first: str | None, last: str | None) -> list[str]:
+    full = " ".join(part for part in (first, last) if part)
+    return [name.casefold() for name in (full, username) if name and name.strip()]

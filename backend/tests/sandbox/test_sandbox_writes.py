@@ -260,6 +260,28 @@ async def test_savetask_round_trip(ace: AceCaller, server: SandboxServer) -> Non
     ]
 
 
+async def test_savetask_estimated_hours_and_dates(ace: AceCaller, server: SandboxServer) -> None:
+    before = _demo(server).tasks[SHARED_TASK]
+    guid = await ace.login("alice")
+    await ace.ok(
+        "SaveTask",
+        guid=guid,
+        TaskId=SHARED_TASK,
+        EstimatedHours=12.5,
+        EstimatedStartDate="2025-07-01",
+        EstimatedDueDate="2025-07-31T00:00:00",
+        ActualStartDate="2025-07-02",
+        ActualDueDate=None,  # NULL leaves the date alone
+    )
+    task = await _task(ace, guid, SHARED_TASK)
+    assert task["ESTIMATED_TIME"] == 12.5
+    assert task["DATE_EXPECTED_START_TASK"] == "2025-07-01T00:00:00"
+    assert task["DATE_EXPECTED_END_TASK"] == "2025-07-31T00:00:00"
+    assert task["DATE_ACTUAL_START_DATE"] == "2025-07-02T00:00:00"
+    end = before.date_actual_end
+    assert task["DATE_ACTUAL_END_DATE"] == (end.isoformat() if end is not None else None)
+
+
 async def test_savetask_with_nothing_to_change_still_bumps(
     ace: AceCaller, server: SandboxServer
 ) -> None:
@@ -282,6 +304,10 @@ async def test_savetask_with_nothing_to_change_still_bumps(
         ({"percentdone": 10.5}, 4003),
         ({"percentdone": -0.5}, 4003),
         ({"percentdone": "half"}, 3001),
+        ({"percentdone": "nan"}, 4003),
+        ({"estimatedhours": -1}, 4003),
+        ({"estimatedhours": "nan"}, 4003),
+        ({"estimatedduedate": "soon"}, 3001),
     ],
 )
 async def test_savetask_refusals(

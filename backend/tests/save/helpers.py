@@ -52,7 +52,7 @@ async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def example_batch() -> dict[str, Any]:
-    """design.md 5.2's example."""
+    """The README's batch-save example."""
     return {
         "users": [
             {

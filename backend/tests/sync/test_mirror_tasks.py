@@ -7,13 +7,24 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from app.ace.dto import AceProject, AceTask
+from app.ace.dto import AceProject, AceTask, AceTaskStatus
+from app.ace.statuses import StatusList
 from app.connection.database import Database
 from app.models import Task
 from app.services import mirror_service
 from app.services.mirror_service import TaskBatch
 
 NOW = datetime(2025, 5, 2, 12, 0, tzinfo=UTC)
+# Project 1's statuses: id 7 is in progress (COMPLETED_STATUS 2), whatever the row claims.
+STATUSES = {
+    1: StatusList(
+        [
+            AceTaskStatus.model_validate(
+                {"TASK_STATUS_ID": 7, "TASK_STATUS_NAME": "Doing", "COMPLETED_STATUS": 2}
+            )
+        ]
+    )
+}
 
 
 def _task(task_id: int, project_id: int, title: str) -> AceTask:
@@ -22,7 +33,8 @@ def _task(task_id: int, project_id: int, title: str) -> AceTask:
             "TASK_ID": task_id,
             "PROJECT_ID": project_id,
             "TASK_RESUME": title,
-            "STATUS_TYPE_ID": 2,
+            "TASK_STATUS_ID": 7,
+            "STATUS_TYPE_ID": 1,
             "DATE_TASK_MODIFIED": "2025-05-01T09:30:15",
         }
     )
@@ -37,9 +49,10 @@ async def test_batches_keep_the_last_row_and_skip_unknown_projects(database: Dat
             now=NOW,
         )
         project_ids = await mirror_service.project_ids_by_ace_id(session, account_id="demo")
-        batch = TaskBatch.of([_task(10, 1, "first"), _task(11, 99, "orphan")])
-        batch.extend(TaskBatch.of([_task(12, 1, "other"), _task(10, 1, "last")]))
+        batch = TaskBatch.of([_task(10, 1, "first"), _task(11, 99, "orphan")], STATUSES)
+        batch.extend(TaskBatch.of([_task(12, 1, "other"), _task(10, 1, "last")], STATUSES))
         assert len(batch) == 4
+        assert batch.unknown_statuses == 1  # the orphan's project has no list
         counts, skipped = await mirror_service.mirror_tasks(
             session, account_id="demo", tasks=batch, project_ids=project_ids, now=NOW
         )
@@ -57,7 +70,7 @@ async def test_a_batch_of_only_unknown_projects_writes_nothing(database: Databas
         counts, skipped = await mirror_service.mirror_tasks(
             session,
             account_id="demo",
-            tasks=TaskBatch.of([_task(10, 5, "orphan")]),
+            tasks=TaskBatch.of([_task(10, 5, "orphan")], STATUSES),
             project_ids={},
             now=NOW,
         )

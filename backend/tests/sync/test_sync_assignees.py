@@ -1,5 +1,6 @@
-"""Assignees mirrored the way ace-api.md §6.4 advises (per user, `gettasks` filtered on the
-assignee and on the reviewer), against the sandbox as a real server, on both databases."""
+"""Assignees mirrored from the one attested source of assignments (per user, `gettasks`
+filtered on the assignee and on the reviewer), against the sandbox as a real server, on both
+databases."""
 
 from __future__ import annotations
 
@@ -74,15 +75,18 @@ async def test_an_incremental_sync_follows_assignment_changes(own_env: SyncEnv) 
     assert await _mirrored_pairs(env) == _upstream_pairs(env)
     counts: Any = job["counts"]["assignees"]  # type: ignore[index]
     assert (counts["inserted"], counts["deleted"]) == (1, 1)
-    # One changed task: its assignees were read with one `getassigneduserlist` call, which
-    # also carries the assigned hours (the per-user lists of the full pass do not).
+    # One changed task: only its users were asked, the one assigned to it before and the
+    # one its ASSIGNED / REVIEWER text names now; `getassigneduserlist` is never asked.
     calls = env.sandbox.stats.recent()
-    per_task = [c["params"].get("taskid") for c in calls if c["fct"] == "getassigneduserlist"]
-    assert per_task == [str(task_id)]
-    per_user = [
-        c for c in calls if {"filterassigneduserid", "filterrevieweruserid"} & set(c["params"])
-    ]
-    assert per_user == []
+    assert [c for c in calls if c["fct"] == "getassigneduserlist"] == []
+    asked = {
+        int(c["params"].get("filterassigneduserid") or c["params"]["filterrevieweruserid"])
+        for c in calls
+        if {"filterassigneduserid", "filterrevieweruserid"} & set(c["params"])
+    }
+    still = {a.user_id for a in upstream.task_assignments(task_id)}
+    assert {removed, added} <= asked <= {removed, added} | still
+    assert not any(c["params"].get("forcombo") for c in calls if c["fct"] == "gettasks")
     async with env.database.session() as session:
         hours = dict(
             (
@@ -94,7 +98,7 @@ async def test_an_incremental_sync_follows_assignment_changes(own_env: SyncEnv) 
                 )
             ).all()
         )
-    assert hours == {a.user_id: a.assigned_hours for a in upstream.task_assignments(task_id)}
+    assert hours[added] is None  # ACE's task lists carry no assigned hours
 
 
 async def test_a_sync_keeps_assigned_hours_it_cannot_read(env: SyncEnv) -> None:
@@ -243,3 +247,24 @@ async def test_a_user_ace_refuses_to_list_keeps_their_assignments(
     errors: Any = job["errors"]
     assert [e["code"] for e in errors] == ["SKIPPED"]
     assert await _mirrored_pairs(env) == _upstream_pairs(env)
+
+
+async def test_a_user_who_sees_few_tasks_mirrors_their_assignees_exactly(env: SyncEnv) -> None:
+    """`fetch-tasks` with a normal user's session: ACE lists only the tasks of their
+    projects, and those tasks get exactly ACE's assignees and reviewers."""
+    upstream = _upstream(env)
+    bob = next(u for u, user in upstream.users.items() if user.username == "bob")
+    visible = {
+        t
+        for t, task in upstream.tasks.items()
+        if task.project_id in upstream.projects_by_member[bob]
+    }
+    assert 0 < len(visible) < len(upstream.tasks)
+    headers = await env.sign_in("bob")
+
+    response = await env.client.post("/tasks/fetch-tasks", headers=headers)
+
+    assert response.status_code == 200, response.text
+    mirrored = await _mirrored_pairs(env)
+    assert {pair[0] for pair in mirrored} <= visible
+    assert mirrored == {pair for pair in _upstream_pairs(env) if pair[0] in visible}

@@ -39,15 +39,20 @@ async def test_an_incremental_sync_reads_only_the_changed_tasks(own_env: SyncEnv
     assert in_window == {changed_id}
     assert tasks == {"inserted": 0, "updated": 1, "unchanged": 0, "deleted": 0}
     assert tasks["updated"] + tasks["unchanged"] < total
-    # ACE was asked for tasks modified since that day, not for every task; then for the
-    # assignees of the one task read.
+    # ACE was asked for tasks modified since that day, not for every task; then only the
+    # users of the one task changed were asked about their tasks.
     calls = env.sandbox.stats.recent()
     listed = [c["params"] for c in calls if c["fct"] == "gettasks"]
-    assert len(listed) == 1
-    assert listed[0]["filterfirstdate"] == "DATE_TASK_MODIFIED"
-    assert listed[0]["filterfirstdatevalue"].startswith(since.isoformat())
-    per_task = [c["params"].get("taskid") for c in calls if c["fct"] == "getassigneduserlist"]
-    assert per_task == [str(changed_id)]
+    user_filters = {"filterassigneduserid", "filterrevieweruserid"}
+    whole = [p for p in listed if not user_filters & set(p)]
+    assert len(whole) == 1
+    assert whole[0]["filterfirstdate"] == "DATE_TASK_MODIFIED"
+    assert whole[0]["filterfirstdatevalue"].startswith(since.isoformat())
+    asked = {p.get("filterassigneduserid") or p.get("filterrevieweruserid") for p in listed}
+    asked.discard(None)
+    assert asked == {str(a.user_id) for a in upstream.task_assignments(changed_id)}
+    assert len(listed) == 1 + 2 * len(asked)
+    assert [c for c in calls if c["fct"] == "getassigneduserlist"] == []
     async with env.database.session() as session:
         rows = {
             ace_id: (title, synced)
