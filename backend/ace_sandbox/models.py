@@ -12,7 +12,7 @@ Invented choices (the public sources leave them open):
   3 inactive-denied): a user is ACTIVE unless its status is 3; only status 1 may log in.
 - Every project has its own ordered list of task statuses; status ids come from one
   account-wide sequence. A status listed in no project exists only through
-  ``Account.give_task_unknown_status`` (a test aid).
+  ``Account.give_task_unknown_status`` / ``Account.set_task_status`` (test aids).
 - ``STATUS_TYPE_ID`` on task rows is a per-project permutation of the codes 1..3 over the
   three status kinds (``status_type_code``), so no fixed table decodes it for every project.
 - Project statuses carry a "completed" flag used by ``filtercompletedproject``.

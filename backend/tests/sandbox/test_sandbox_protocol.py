@@ -277,7 +277,7 @@ async def test_oversized_request_body_gets_413() -> None:
 
 
 async def test_unexpected_sandbox_error_is_a_500(app: SandboxApp) -> None:
-    def explode(raw: object, xml: bool = False) -> tuple[bytes, str]:
+    def explode(raw: object, xml: bool = False, html: bool = False) -> tuple[bytes, str]:
         raise RuntimeError("boom")
 
     app.answer_typed = explode  # type: ignore[method-assign]
