@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # is autovacuum's own (50): a 100-row projects table left unanalyzed is estimated at 1 row
     # and turns a 200k-task page into a nested loop over every task.
     analyze_min_rows: int = Field(default=50, ge=1)
-    analyze_share: float = Field(default=0.2, ge=0)
+    analyze_share: float = Field(default=1.0, ge=0)
     analyze_lock_timeout_seconds: float = Field(default=1.0, gt=0)
     analyze_statement_timeout_seconds: float = Field(default=10.0, gt=0)
 

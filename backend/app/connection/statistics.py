@@ -60,7 +60,7 @@ async def refresh_statistics(database: Database, changed: Mapping[str, int]) -> 
     by a unit of work that has committed) whose change is large; returns those analyzed.
 
     A table qualifies when its change is at least `ANALYZE_MIN_ROWS` and it was never
-    analyzed, or the change plus the rows modified since its last analyze reach
+    analyzed, or the change (or the rows modified since its last analyze, if more) reaches
     `ANALYZE_SHARE` of its estimated rows. Never raises (failures are logged)."""
     settings = database.settings
     large = {name: rows for name, rows in changed.items() if rows >= settings.analyze_min_rows}
@@ -92,7 +92,10 @@ async def _table_states(conn: AsyncConnection, names: list[str]) -> list[_TableS
 def _is_stale(state: _TableState, changed: int, settings: Settings) -> bool:
     if state.reltuples < 0:  # never analyzed (nor vacuumed) since it was created or truncated
         return True
-    return changed + state.modified_since_analyze >= settings.analyze_share * state.reltuples
+    # The statistics system has often counted this write already: take the larger of the
+    # two, so one batch is never counted twice.
+    modified = max(changed, state.modified_since_analyze)
+    return modified >= settings.analyze_share * state.reltuples
 
 
 async def _analyze(conn: AsyncConnection, state: _TableState, database: Database) -> bool:
@@ -111,7 +114,8 @@ async def _analyze(conn: AsyncConnection, state: _TableState, database: Database
                     "statement": _milliseconds(settings.analyze_statement_timeout_seconds),
                 },
             )
-            await conn.execute(text(f"ANALYZE {state.qualified}"))
+            # SKIP_LOCKED: a table autovacuum is working on is left to it, no waiting.
+            await conn.execute(text(f"ANALYZE (SKIP_LOCKED) {state.qualified}"))
     except DBAPIError as exc:
         # Typically a lock timeout (a VACUUM, ANALYZE or DDL holds the table) or the
         # statement timeout; autovacuum will get to the table later.

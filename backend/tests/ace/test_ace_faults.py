@@ -1,4 +1,4 @@
-"""Upstream faults D1-D10 (upstream timeouts, refusals, bad bodies, outages) against the sandbox on a loopback port.
+"""Upstream faults D1-D10 (timeouts, refusals, bad bodies, outages) against the sandbox.
 
 Each case checks the ErrorCode, that the time spent is bounded, and that retries are
 bounded (the sandbox's per-function call counts, or the requests the HTTP client started).
