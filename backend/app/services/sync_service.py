@@ -65,6 +65,28 @@ PROGRESS_EVERY_SECONDS = 1.0
 # Concurrent ACE calls of one sync (ACE asks clients not to call too often: at most two at a time).
 ACE_CONCURRENCY = 2
 
+
+class StatusListCache:
+    """The task status lists a sync read last, per account and project, for this process.
+
+    Status lists change rarely, and an incremental run that re-read the list of every project
+    its overlap window touches would spend most of its ACE calls on them. A full pass (daily)
+    reads every list afresh, and a task whose status a cached list lacks makes its project's
+    list be read again, so a cached list is at most a day old in what it says of statuses it
+    already had. Nothing another process needs: each keeps its own."""
+
+    def __init__(self) -> None:
+        self._lists: dict[str, dict[int, StatusList]] = {}
+
+    def of(self, account_id: str) -> dict[int, StatusList]:
+        return dict(self._lists.get(account_id, {}))
+
+    def keep(self, account_id: str, lists: dict[int, StatusList]) -> None:
+        self._lists[account_id] = {p: lists[p] for p in lists if lists[p] is not EMPTY_STATUSES}
+
+
+STATUS_LISTS = StatusListCache()
+
 # Runs `work` in a unit of work: a new transaction per call (jobs), or the request's session.
 Writer = Callable[[Callable[[AsyncSession], Awaitable[T]]], Awaitable[T]]
 Progress = Callable[[str, dict[str, dict[str, int]]], Awaitable[None]]
@@ -488,14 +510,30 @@ class AccountSync:
             lambda s: mirror_service.project_ids_by_ace_id(s, account_id=self.account_id)
         )
         pages: asyncio.Queue[TaskBatch | None] = asyncio.Queue(maxsize=4)
-        statuses: dict[int, StatusList] = {}
+        # A full pass reads every status list afresh; an incremental run starts from the
+        # lists this process read last (see `STATUS_LISTS`).
+        incremental = self.plan.modified_since is not None
+        statuses = STATUS_LISTS.of(self.account_id) if incremental else {}
+        read_now: set[int] = set()
 
         async def fetch() -> None:
             try:
                 async for page in self.ace.iter_task_pages(
                     self.creds.guid, modified_since=self.plan.modified_since
                 ):
-                    await self._load_statuses(statuses, {t.project_id for t in page})
+                    # A cached list that lacks a task's status may be out of date: read again.
+                    outdated = {
+                        t.project_id
+                        for t in page
+                        if t.project_id in statuses
+                        and t.project_id not in read_now
+                        and not statuses[t.project_id].knows(t)
+                    }
+                    for project_id in outdated:
+                        del statuses[project_id]
+                    needed = {t.project_id for t in page}
+                    read_now.update(needed - statuses.keys())
+                    await self._load_statuses(statuses, needed)
                     # The DTOs die here (see TaskBatch).
                     await pages.put(TaskBatch.of(page, statuses))
             finally:
@@ -510,6 +548,7 @@ class AccountSync:
             await fetcher  # re-raises a fetch failure
         finally:
             fetcher.cancel()
+        STATUS_LISTS.keep(self.account_id, statuses)
         if self.tally.unknown_statuses:
             self.tally.warnings.append(
                 {

@@ -6,6 +6,7 @@ status id. On both databases."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -138,3 +139,32 @@ async def test_a_capped_xml_answering_service_is_mirrored_completely(
     assert [p["format"] for p in task_calls].count("iso8601") == 1
     assert task_calls[-1]["format"] == "JSON"
     assert all(p["rowsperpage"] in {"500", "5"} for p in task_calls)
+
+
+async def test_incremental_runs_reuse_status_lists_until_a_status_is_new(
+    own_env: SyncEnv,
+) -> None:
+    env = own_env
+    upstream = env.sandbox.store["demo"]
+    headers = await env.sign_in("admin")
+    assert (await env.run_sync(headers, kind="full"))["state"] == "succeeded"
+    task_id = sorted(upstream.tasks)[0]
+    project_id = upstream.tasks[task_id].project_id
+    added = upstream.add_task_status(project_id, "Blocked", 0)
+    upstream.set_task_status(task_id, added.task_status_id, at=datetime.now())
+    other = next(t for t, task in upstream.tasks.items() if task.project_id != project_id)
+    upstream.update_task(other, task_resume="Renamed", at=datetime.now())
+    env.sandbox.stats.reset()
+
+    job = await env.run_sync(headers, kind="incremental")
+
+    assert job["state"] == "succeeded", job["errors"]
+    lists = [
+        c["params"]["projectid"]
+        for c in env.sandbox.stats.recent()
+        if c["fct"] == "gettaskstatuses"
+    ]
+    assert lists == [str(project_id)]  # the other project's cached list was enough
+    mirrored = await _mirrored(env)
+    assert mirrored[task_id][0] == "waiting"
+    assert mirrored[other][0] == _expected_types(upstream)[other]
