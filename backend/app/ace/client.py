@@ -715,10 +715,6 @@ class AceClient:
         notify: bool = False,
     ) -> None:
         """`assignusertask`: (un)assign a user as assignee and/or reviewer of a task."""
-        if assigned_hours is not None and not (
-            math.isfinite(assigned_hours) and assigned_hours >= 0
-        ):
-            raise ValueError("assigned_hours must be a finite number >= 0")
         params: dict[str, object] = {
             "taskid": task_id,
             "userid": user_id,

@@ -50,10 +50,6 @@ _FALSE_STRINGS = frozenset({"false", "0", "no", "n", "f", "off"})
 # checks the shape ACE normally sends first, with exact `type(...) is` tests.
 
 
-def _is_null(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in _NULL_STRINGS)
-
-
 def _to_int(value: object) -> object:
     if type(value) is int or value is None:
         return value
@@ -399,7 +395,7 @@ class AceTask(AceRow):
 
     `POURCENTAGE_DONE` is on ACE's documented `PercentDone` scale, 0 to 10 meaning 0-100 %;
     `percent_done` is that value in percent (a value off the scale is dropped, not guessed).
-    The row's `STATUS_TYPE_ID` is kept raw: no source gives its codes, so the status type
+    The row's `STATUS_TYPE_ID` is not read: no source gives its codes, so the status type
     comes from the project's status list (`app.ace.statuses`).
     """
 
@@ -411,8 +407,6 @@ class AceTask(AceRow):
     description: OptStr = Field(default=None, alias="TASK_DESC_CREATOR")
     status_id: OptInt = Field(default=None, alias="TASK_STATUS_ID")
     status_name: OptStr = Field(default=None, alias="TASK_STATUS_NAME")
-    status_type_id: OptInt = Field(default=None, alias="STATUS_TYPE_ID")
-    status_type_name: OptStr = Field(default=None, alias="STATUS_TYPE_NAME")
     priority_id: OptInt = Field(default=None, alias="TASK_PRIORITY_ID")
     priority: OptStr = Field(default=None, alias="TASK_PRIORITY_NAME")
     type_id: OptInt = Field(default=None, alias="TASK_TYPE_ID")

@@ -537,3 +537,14 @@ async def test_a_write_answered_in_xml_is_not_sent_again() -> None:
     client = await make_client(fake)
     await expect_code(client.save_task(GUID, task_id=1, status_id=3), ErrorCode.ACE_BAD_RESPONSE)
     assert fake.count("savetask") == 1
+
+
+@pytest.mark.parametrize("hours", [-1.0, float("inf")])
+async def test_assign_user_task_refuses_bad_hours_before_calling(hours: float) -> None:
+    fake = FakeAce({})
+    client = await make_client(fake)
+    with pytest.raises(ValueError, match="hours"):
+        await client.assign_user_task(
+            GUID, task_id=1, user_id=2, is_assignee=True, assigned_hours=hours
+        )
+    assert fake.calls == []
