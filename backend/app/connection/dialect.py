@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 def upsert_insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports `.on_conflict_do_update/.on_conflict_do_nothing` and
     `.excluded` on the session's database (PostgreSQL and SQLite share that API)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_for(session.get_bind().dialect.name, table)
+
+
+def insert_for(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """`upsert_insert` for a dialect given by name."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 async def relax_commit_durability(session: AsyncSession) -> None:

@@ -24,8 +24,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.dto.base import InputModel
+from app.models import Project, Task, TaskLog, User
 from app.models.enums import StatusType, TaskLogKind
 
 INT64_MAX: Final = 2**63 - 1
@@ -50,17 +52,15 @@ def _as_utc(value: datetime) -> datetime:
 _NO_NUL = r"^[^\x00]*$"
 
 
-def _text(max_length: int | None = None, *, required: bool = False) -> Any:
+def _text(column: InstrumentedAttribute[Any] | None = None, *, required: bool = False) -> Any:
+    """Text that fits `column` (its length is the one limit; no column: unbounded)."""
+    max_length = None if column is None else column.type.length
     return StringConstraints(
         min_length=1 if required else None, max_length=max_length, pattern=_NO_NUL
     )
 
 
 Text = Annotated[str, _text()]
-Name100 = Annotated[str, _text(100, required=True)]
-Str50 = Annotated[str, _text(50)]
-Str100 = Annotated[str, _text(100)]
-Str255 = Annotated[str, _text(255)]
 AceId = Annotated[int, Field(ge=1, le=INT64_MAX, description="An ACE id (1 .. 2^63-1)")]
 Hours = Annotated[float, Field(ge=0, allow_inf_nan=False, description="Finite, at least 0")]
 LoggedHours = Annotated[float, Field(ge=0, le=24, allow_inf_nan=False)]
@@ -90,21 +90,21 @@ class UserItem(_Item):
     member role; an existing user's role, active flag and sign-in data are never changed."""
 
     ace_user_id: AceId
-    username: Name100
-    first_name: Str100 | None = None
-    last_name: Str100 | None = None
-    email: Str255 | None = None
+    username: Annotated[str, _text(User.username, required=True)]
+    first_name: Annotated[str, _text(User.first_name)] | None = None
+    last_name: Annotated[str, _text(User.last_name)] | None = None
+    email: Annotated[str, _text(User.email)] | None = None
 
 
 class ProjectItem(_Item):
     ace_project_id: AceId
-    name: Annotated[str, _text(255, required=True)]
-    number: Str100 | None = None
+    name: Annotated[str, _text(Project.name, required=True)]
+    number: Annotated[str, _text(Project.number)] | None = None
     description: Text | None = None
-    status: Str100 | None = None
-    type: Str100 | None = None
-    priority: Str100 | None = None
-    client_name: Str255 | None = None
+    status: Annotated[str, _text(Project.status)] | None = None
+    type: Annotated[str, _text(Project.type)] | None = None
+    priority: Annotated[str, _text(Project.priority)] | None = None
+    client_name: Annotated[str, _text(Project.client_name)] | None = None
     percent_done: Percent | None = None
     ace_created_at: AceTimestamp | None = None
     ace_modified_at: AceTimestamp | None = None
@@ -113,14 +113,14 @@ class ProjectItem(_Item):
 class TaskItem(_Item):
     ace_task_id: AceId
     ace_project_id: AceId = Field(description="The task's project: in this batch or stored")
-    title: Annotated[str, _text(500, required=True)]
-    number: Str50 | None = None
+    title: Annotated[str, _text(Task.title, required=True)]
+    number: Annotated[str, _text(Task.number)] | None = None
     description: Text | None = None
-    status: Str100 | None = None
+    status: Annotated[str, _text(Task.status)] | None = None
     status_type: StatusType | None = None
-    priority: Str100 | None = None
-    type: Str100 | None = None
-    group_name: Str255 | None = None
+    priority: Annotated[str, _text(Task.priority)] | None = None
+    type: Annotated[str, _text(Task.type)] | None = None
+    group_name: Annotated[str, _text(Task.group_name)] | None = None
     estimated_hours: Hours | None = None
     actual_hours: Hours | None = None
     percent_done: Percent | None = None
@@ -151,7 +151,7 @@ class TaskLogItem(_Item):
     `date_worked` (an ACE time entry, stored with `source=ace`) or by a `client_id` the client
     chose (a local log, `source=local`): exactly one of the two."""
 
-    client_id: Annotated[str, _text(100, required=True)] | None = None
+    client_id: Annotated[str, _text(TaskLog.client_id, required=True)] | None = None
     ace_timesheet_line_id: AceId | None = None
     ace_task_id: AceId
     ace_user_id: AceId
@@ -159,8 +159,8 @@ class TaskLogItem(_Item):
     date_worked: date
     hours: LoggedHours | None = None
     comment: Text | None = None
-    old_status: Str100 | None = None
-    new_status: Str100 | None = None
+    old_status: Annotated[str, _text(TaskLog.old_status)] | None = None
+    new_status: Annotated[str, _text(TaskLog.new_status)] | None = None
 
     @model_validator(mode="after")
     def _check_key_and_kind(self) -> Self:

@@ -1,7 +1,7 @@
 """Every model, imported here so Alembic's autogenerate sees all tables."""
 
 from app.models.ace_sessions import AceSession
-from app.models.base import Base
+from app.models.base import Base, table_of
 from app.models.enums import AuthSource, RoleEnum, StatusType, SyncState, TaskLogKind, TaskLogSource
 from app.models.projects import Project
 from app.models.refresh_tokens import RefreshToken
@@ -27,4 +27,5 @@ __all__ = [
     "TaskLogKind",
     "TaskLogSource",
     "User",
+    "table_of",
 ]

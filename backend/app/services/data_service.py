@@ -42,46 +42,19 @@ import gc
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from operator import attrgetter
-from typing import Any, Final, cast
+from typing import Any, Final
 
-import orjson
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    ColumnElement,
-    Date,
-    DateTime,
-    Float,
-    FromClause,
-    Select,
-    String,
-    Table,
-    Uuid,
-    and_,
-    bindparam,
-    column,
-    exists,
-    false,
-    func,
-    literal,
-    literal_column,
-    null,
-    or_,
-    select,
-    true,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, FromClause, String, Table, and_, false, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.type_api import TypeEngine
 
 from app import runtime
-from app.connection.dialect import upsert_insert
+from app.connection.upsert import UpsertCounts, column_types, incoming, upsert
 from app.dto import save_dto
 from app.dto.response import ErrorCode
 from app.dto.save_dto import EntityCounts, Problem, SaveBatch, SaveResult
@@ -95,16 +68,17 @@ from app.models import (
     TaskLog,
     TaskLogSource,
     User,
+    table_of,
 )
 from app.models.base import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
-USERS: Final = cast(Table, User.__table__)
-PROJECTS: Final = cast(Table, Project.__table__)
-TASKS: Final = cast(Table, Task.__table__)
-ASSIGNEES: Final = cast(Table, TaskAssignee.__table__)
-TASK_LOGS: Final = cast(Table, TaskLog.__table__)
+USERS: Final = table_of(User)
+PROJECTS: Final = table_of(Project)
+TASKS: Final = table_of(Task)
+ASSIGNEES: Final = table_of(TaskAssignee)
+TASK_LOGS: Final = table_of(TaskLog)
 
 # PostgreSQL deadlock and serialization failures: the batch lost a race; it may be resent.
 _RETRYABLE_SQLSTATES: Final = frozenset({"40P01", "40001"})
@@ -430,7 +404,7 @@ async def _check_references(session: AsyncSession, account_id: str, batch: Prepa
 async def _stored_keys(
     session: AsyncSession, table: Table, key: str, account_id: str, keys: list[int]
 ) -> set[int]:
-    wanted = _row_source(session, "wanted", [("key", BigInteger())], {"key": keys})
+    wanted = incoming(session, {"key": keys}, {"key": BigInteger()}, name="wanted")
     statement = (
         select(table.c[key])
         .where(
@@ -445,16 +419,25 @@ async def _stored_keys(
 
 # --- one statement per entity ----------------------------------------------------------------
 
-_S: Final[TypeEngine[Any]] = String()
-_I: Final[TypeEngine[Any]] = BigInteger()
-_F: Final[TypeEngine[Any]] = Float()
-_D: Final[TypeEngine[Any]] = Date()
-_B: Final[TypeEngine[Any]] = Boolean()
-_T: Final[TypeEngine[Any]] = DateTime(timezone=True)
-
 
 def _at(now: datetime) -> Any:
     return literal(now, UTCDateTime())
+
+
+def _incoming(
+    session: AsyncSession, rows: Rows, names: Sequence[str], *tables: Table
+) -> FromClause:
+    """The batch's rows of one entity in SQL, typed like the columns they are written to or
+    matched against."""
+    return incoming(
+        session, {name: rows.columns[name] for name in names}, column_types(names, *tables)
+    )
+
+
+def _counts(counts: UpsertCounts) -> EntityCounts:
+    return EntityCounts(
+        inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged
+    )
 
 
 async def _save_users(
@@ -462,12 +445,7 @@ async def _save_users(
 ) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    src = _row_source(
-        session,
-        "src",
-        [*((name, _I if name == "ace_user_id" else _S) for name in _USER_FIELDS), ("guid", Uuid())],
-        rows.columns,
-    )
+    src = _incoming(session, rows, (*_USER_FIELDS, "guid"), USERS)
     source = select(
         literal(account_id, String()).label("account_id"),
         *(src.c[name] for name in _USER_FIELDS),
@@ -479,17 +457,18 @@ async def _save_users(
         _at(now).label("created_at"),
         _at(now).label("updated_at"),
     ).order_by(src.c.ace_user_id)
-    return await _upsert(
+    counts = await upsert(
         session,
         USERS,
         source,
         total=len(rows),
-        conflict=("account_id", "ace_user_id"),
+        keys=("account_id", "ace_user_id"),
         update=("username", "first_name", "last_name", "email"),
-        now=now,
+        touch=("updated_at",),
         # Local accounts belong to acehub: their sign-in name and profile stay as they are.
         only_if=USERS.c.auth_source == AuthSource.ace.value,
     )
+    return _counts(counts)
 
 
 async def _save_projects(
@@ -497,45 +476,22 @@ async def _save_projects(
 ) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    types: dict[str, TypeEngine[Any]] = {
-        "ace_project_id": _I,
-        "percent_done": _F,
-        "ace_created_at": _T,
-        "ace_modified_at": _T,
-    }
-    src = _row_source(
-        session, "src", [(name, types.get(name, _S)) for name in _PROJECT_FIELDS], rows.columns
-    )
+    src = _incoming(session, rows, _PROJECT_FIELDS, PROJECTS)
     source = select(
         literal(account_id, String()).label("account_id"),
         *(src.c[name] for name in _PROJECT_FIELDS),
         _at(now).label("created_at"),
         _at(now).label("updated_at"),
     ).order_by(src.c.ace_project_id)
-    return await _upsert(
+    counts = await upsert(
         session,
         PROJECTS,
         source,
         total=len(rows),
-        conflict=("account_id", "ace_project_id"),
-        update=_PROJECT_FIELDS[1:],
-        now=now,
+        keys=("account_id", "ace_project_id"),
+        touch=("updated_at",),
     )
-
-
-_TASK_TYPES: Final[Mapping[str, TypeEngine[Any]]] = {
-    "ace_task_id": _I,
-    "ace_project_id": _I,
-    "estimated_hours": _F,
-    "actual_hours": _F,
-    "percent_done": _F,
-    "expected_start": _D,
-    "expected_end": _D,
-    "actual_start": _D,
-    "actual_end": _D,
-    "ace_created_at": _T,
-    "ace_modified_at": _T,
-}
+    return _counts(counts)
 
 
 async def _save_tasks(
@@ -543,15 +499,12 @@ async def _save_tasks(
 ) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    src = _row_source(
-        session, "src", [(name, _TASK_TYPES.get(name, _S)) for name in _TASK_FIELDS], rows.columns
-    )
-    fields = [name for name in _TASK_FIELDS if name != "ace_project_id"]
+    src = _incoming(session, rows, _TASK_FIELDS, TASKS, PROJECTS)
     source = (
         select(
             literal(account_id, String()).label("account_id"),
             PROJECTS.c.id.label("project_id"),
-            *(src.c[name] for name in fields),
+            *(src.c[name] for name in _TASK_FIELDS if name != "ace_project_id"),
             _at(now).label("created_at"),
             _at(now).label("updated_at"),
         )
@@ -566,15 +519,15 @@ async def _save_tasks(
         )
         .order_by(src.c.ace_task_id)
     )
-    return await _upsert(
+    counts = await upsert(
         session,
         TASKS,
         source,
         total=len(rows),
-        conflict=("account_id", "ace_task_id"),
-        update=("project_id", *fields[1:]),
-        now=now,
+        keys=("account_id", "ace_task_id"),
+        touch=("updated_at",),
     )
+    return _counts(counts)
 
 
 def _join_task_and_user(src: FromClause, account_id: str) -> FromClause:
@@ -586,14 +539,7 @@ def _join_task_and_user(src: FromClause, account_id: str) -> FromClause:
 async def _save_assignees(session: AsyncSession, account_id: str, rows: Rows) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    types: dict[str, TypeEngine[Any]] = {
-        "is_assignee": _B,
-        "is_reviewer": _B,
-        "assigned_hours": _F,
-    }
-    src = _row_source(
-        session, "src", [(name, types.get(name, _I)) for name in _ASSIGNEE_FIELDS], rows.columns
-    )
+    src = _incoming(session, rows, _ASSIGNEE_FIELDS, ASSIGNEES, TASKS, USERS)
     source = (
         select(
             TASKS.c.id.label("task_id"),
@@ -605,15 +551,8 @@ async def _save_assignees(session: AsyncSession, account_id: str, rows: Rows) ->
         .select_from(_join_task_and_user(src, account_id))
         .order_by(src.c.ace_task_id, src.c.ace_user_id)
     )
-    return await _upsert(
-        session,
-        ASSIGNEES,
-        source,
-        total=len(rows),
-        conflict=("task_id", "user_id"),
-        update=("is_assignee", "is_reviewer", "assigned_hours"),
-        now=None,
-    )
+    counts = await upsert(session, ASSIGNEES, source, total=len(rows), keys=("task_id", "user_id"))
+    return _counts(counts)
 
 
 async def _save_logs(
@@ -622,15 +561,8 @@ async def _save_logs(
     if not rows:
         return EntityCounts()
     key_field = "ace_timesheet_line_id" if ace_keyed else "client_id"
-    types: dict[str, TypeEngine[Any]] = {
-        "ace_timesheet_line_id": _I,
-        "ace_task_id": _I,
-        "ace_user_id": _I,
-        "date_worked": _D,
-        "hours": _F,
-    }
     names = (key_field, *_LOG_FIELDS)
-    src = _row_source(session, "src", [(name, types.get(name, _S)) for name in names], rows.columns)
+    src = _incoming(session, rows, names, TASK_LOGS, TASKS, USERS)
     source_kind = TaskLogSource.ace if ace_keyed else TaskLogSource.local
     copied = [name for name in names if name not in ("ace_task_id", "ace_user_id")]
     source = (
@@ -646,154 +578,12 @@ async def _save_logs(
         .select_from(_join_task_and_user(src, account_id))
         .order_by(*((src.c[key_field], src.c.date_worked) if ace_keyed else (src.c[key_field],)))
     )
-    conflict = (
+    keys = (
         ("account_id", "ace_timesheet_line_id", "date_worked")
         if ace_keyed
         else ("account_id", "client_id")
     )
-    return await _upsert(
-        session,
-        TASK_LOGS,
-        source,
-        total=len(rows),
-        conflict=conflict,
-        update=tuple(
-            name for name in ("task_id", "user_id", *copied, "source") if name not in conflict
-        ),
-        now=now,
+    counts = await upsert(
+        session, TASK_LOGS, source, total=len(rows), keys=keys, touch=("updated_at",)
     )
-
-
-async def _upsert(
-    session: AsyncSession,
-    table: Table,
-    source: Select[Any],
-    *,
-    total: int,
-    conflict: Sequence[str],
-    update: Sequence[str],
-    now: datetime | None,
-    only_if: ColumnElement[bool] | None = None,
-) -> EntityCounts:
-    """`INSERT .. SELECT source ON CONFLICT (conflict) DO UPDATE SET update.. WHERE some of
-    them differ` (and `only_if` holds for the stored row); tables with `updated_at` get it set
-    to `now` on a real change, and tables with `deleted_at` get a deleted row revived."""
-    source = source.where(true())  # SQLite parses `SELECT .. ON CONFLICT` only after a WHERE
-    names = [selected.name for selected in source.selected_columns]
-    insert = upsert_insert(session, table).from_select(names, source, include_defaults=False)
-    excluded = insert.excluded
-    assignments: dict[str, Any] = {name: excluded[name] for name in update}
-    differs = [table.c[name].is_distinct_from(excluded[name]) for name in update]
-    if "deleted_at" in table.c:
-        assignments["deleted_at"] = null()
-        differs.append(table.c.deleted_at.is_not(None))
-    if now is not None:
-        assignments["updated_at"] = excluded["updated_at"]
-    changed = or_(*differs) if only_if is None else and_(only_if, or_(*differs))
-    statement = insert.on_conflict_do_update(
-        index_elements=[table.c[name] for name in conflict], set_=assignments, where=changed
-    )
-    inserted, written = await _run_upsert(
-        session, statement, table=table, source=source, conflict=conflict, total=total
-    )
-    return EntityCounts(inserted=inserted, updated=written - inserted, unchanged=total - written)
-
-
-# --- the dialect differences, one small function each ----------------------------------------
-
-
-def _row_source(
-    session: AsyncSession,
-    name: str,
-    columns: Sequence[tuple[str, TypeEngine[Any]]],
-    data: Mapping[str, Sequence[Any]],
-) -> FromClause:
-    """The batch's rows as a table in SQL, with one bound value per column.
-
-    PostgreSQL: `unnest($1::bigint[], $2::varchar[], ..) AS name(col, ..)`, so the driver
-    sends typed arrays in binary. SQLite: the rows as one JSON array read by `json_each`.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        arrays = [
-            bindparam(f"{name}_{column_name}", list(data[column_name]), type_=ARRAY(type_))
-            for column_name, type_ in columns
-        ]
-        return (
-            func.unnest(*arrays)
-            .table_valued(*(column(column_name, type_) for column_name, type_ in columns))
-            .render_derived(name=name)
-        )
-    encoders = [_SQLITE_ENCODERS.get(type(type_), _same) for _, type_ in columns]
-    values = [
-        list(map(encode, data[column_name]))
-        for (column_name, _), encode in zip(columns, encoders, strict=True)
-    ]
-    document = orjson.dumps([list(row) for row in zip(*values, strict=True)]).decode()
-    each = func.json_each(bindparam(f"{name}_rows", document, type_=String())).table_valued("value")
-    return (
-        select(
-            *(
-                func.json_extract(each.c.value, f"$[{position}]").label(column_name)
-                for position, (column_name, _) in enumerate(columns)
-            )
-        )
-        .select_from(each)
-        .subquery(name)
-    )
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    # The text SQLAlchemy stores for a UTC datetime on SQLite, so comparisons stay exact.
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _sqlite_date(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _sqlite_uuid(value: uuid.UUID | None) -> str | None:
-    return None if value is None else value.hex
-
-
-_SQLITE_ENCODERS: Final[dict[type[Any], Callable[[Any], Any]]] = {
-    DateTime: _sqlite_datetime,
-    Date: _sqlite_date,
-    Uuid: _sqlite_uuid,
-}
-
-
-async def _run_upsert(
-    session: AsyncSession,
-    statement: Any,
-    *,
-    table: Table,
-    source: Select[Any],
-    conflict: Sequence[str],
-    total: int,
-) -> tuple[int, int]:
-    """Run the upsert; returns (rows inserted, rows inserted or updated).
-
-    PostgreSQL: `RETURNING (xmax = 0)` is true for an inserted row, counted in one CTE.
-    SQLite (which holds its write lock for the whole transaction): count the keys already
-    stored first; the RETURNING rows are the ones written.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        upserted = statement.returning(literal_column("xmax = 0", Boolean()).label("inserted")).cte(
-            "upserted"
-        )
-        counted = select(func.count().filter(upserted.c.inserted), func.count()).select_from(
-            upserted
-        )
-        inserted, written = (await session.execute(counted)).one()
-        return int(inserted), int(written)
-    rows = source.subquery("incoming")
-    stored = exists().where(and_(*(table.c[name] == rows.c[name] for name in conflict)))
-    existing = await session.scalar(select(func.count()).select_from(rows).where(stored))
-    written = len((await session.execute(statement.returning(literal_column("1")))).all())
-    return total - int(existing or 0), written
+    return _counts(counts)

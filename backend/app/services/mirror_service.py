@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import Table, and_, delete, select, tuple_, update
+from sqlalchemy import Enum, String, Table, and_, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.ace.dto import AceProject, AceTask, AceTimeEntry, AceUser
 from app.ace.statuses import StatusList
+from app.connection.upsert import UpsertCounts, rows_affected, upsert_columns
 from app.models import (
     AuthSource,
     Project,
@@ -29,51 +31,16 @@ from app.models import (
     TaskLogKind,
     TaskLogSource,
     User,
+    table_of,
 )
-from app.services.bulk_upsert import UpsertCounts, bulk_upsert, bulk_upsert_columns
 
 T = TypeVar("T")
 
-USERS: Table = User.__table__  # type: ignore[assignment]
-PROJECTS: Table = Project.__table__  # type: ignore[assignment]
-TASKS: Table = Task.__table__  # type: ignore[assignment]
-ASSIGNEES: Table = TaskAssignee.__table__  # type: ignore[assignment]
-TASK_LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
-
-_PROJECT_FIELDS = (
-    "name",
-    "number",
-    "description",
-    "status",
-    "type",
-    "priority",
-    "client_name",
-    "percent_done",
-    "ace_created_at",
-    "ace_modified_at",
-    "deleted_at",
-)
-_TASK_FIELDS = (
-    "project_id",
-    "number",
-    "title",
-    "description",
-    "status",
-    "status_type",
-    "priority",
-    "type",
-    "group_name",
-    "estimated_hours",
-    "actual_hours",
-    "percent_done",
-    "expected_start",
-    "expected_end",
-    "actual_start",
-    "actual_end",
-    "ace_created_at",
-    "ace_modified_at",
-    "deleted_at",
-)
+USERS: Final = table_of(User)
+PROJECTS: Final = table_of(Project)
+TASKS: Final = table_of(Task)
+ASSIGNEES: Final = table_of(TaskAssignee)
+TASK_LOGS: Final = table_of(TaskLog)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -82,8 +49,23 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _clip(value: str | None, length: int) -> str | None:
-    return value[:length] if value is not None else None
+@cache
+def _lengths(table: Table) -> dict[str, int]:
+    return {
+        c.name: c.type.length
+        for c in table.columns
+        if isinstance(c.type, String) and not isinstance(c.type, Enum) and c.type.length
+    }
+
+
+def _fitted(table: Table, columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """ACE's text cut to the length of the column it goes in (ACE documents no limits of
+    its own, and one long value must not fail a whole sync)."""
+    for name, length in _lengths(table).items():
+        values = columns.get(name)
+        if values is not None:
+            columns[name] = [v[:length] if v is not None else None for v in values]
+    return columns
 
 
 async def mirror_users(
@@ -91,31 +73,28 @@ async def mirror_users(
 ) -> UpsertCounts:
     """Upsert ACE users. New ones are inactive placeholders until the person signs in; a user
     ACE reports inactive or denied is deactivated; roles are never touched."""
-    rows = [
-        {
-            "account_id": account_id,
-            "ace_user_id": user.user_id,
-            "username": _clip(user.username, 100),
-            "first_name": _clip(user.first_name, 100),
-            "last_name": _clip(user.last_name, 100),
-            "email": _clip(user.email, 255),
-            "role": RoleEnum.member,
-            "auth_source": AuthSource.ace,
-            "is_active": False,
-            "synced_at": now,
-            "deleted_at": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for user in _unique(users, lambda u: u.user_id)
-    ]
-    counts = await bulk_upsert(
+    unique = _unique(users, lambda u: u.user_id)
+    count = len(unique)
+    columns: dict[str, list[Any]] = {
+        "account_id": [account_id] * count,
+        "ace_user_id": [user.user_id for user in unique],
+        "username": [user.username for user in unique],
+        "first_name": [user.first_name for user in unique],
+        "last_name": [user.last_name for user in unique],
+        "email": [user.email for user in unique],
+        # Written on insert only: a new user is a placeholder until the person signs in.
+        "role": [RoleEnum.member] * count,
+        "auth_source": [AuthSource.ace] * count,
+        "is_active": [False] * count,
+        **_stamps(now, count, synced=True),
+    }
+    counts = await upsert_columns(
         session,
         USERS,
-        rows,
+        _fitted(USERS, columns),
         keys=("account_id", "ace_user_id"),
-        compare=("username", "first_name", "last_name", "email", "deleted_at"),
-        touch=("synced_at", "updated_at"),
+        update=("username", "first_name", "last_name", "email"),
+        touch=_TOUCHED,
     )
     denied = [user.user_id for user in users if not user.can_sign_in]
     if denied:
@@ -127,37 +106,42 @@ async def mirror_users(
     return counts
 
 
+_TOUCHED: Final = ("synced_at", "updated_at")
+
+
+def _stamps(now: datetime, count: int, *, synced: bool) -> dict[str, list[Any]]:
+    """The row timestamps of `count` mirrored rows written at `now`."""
+    stamps = {"created_at": [now] * count, "updated_at": [now] * count}
+    if synced:
+        stamps["synced_at"] = [now] * count
+    return stamps
+
+
 async def mirror_projects(
     session: AsyncSession, *, account_id: str, projects: Sequence[AceProject], now: datetime
 ) -> UpsertCounts:
-    rows = [
-        {
-            "account_id": account_id,
-            "ace_project_id": p.project_id,
-            "name": _clip(p.name, 255),
-            "number": _clip(p.number, 100),
-            "description": p.description,
-            "status": _clip(p.status_name, 100),
-            "type": _clip(p.type_name, 100),
-            "priority": _clip(p.priority_name, 100),
-            "client_name": _clip(p.client_name, 255),
-            "percent_done": p.percent_done,
-            "ace_created_at": _utc(p.created_at),
-            "ace_modified_at": _utc(p.modified_at),
-            "deleted_at": None,
-            "synced_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for p in _unique(projects, lambda p: p.project_id)
-    ]
-    return await bulk_upsert(
+    unique = _unique(projects, lambda p: p.project_id)
+    columns: dict[str, list[Any]] = {
+        "account_id": [account_id] * len(unique),
+        "ace_project_id": [p.project_id for p in unique],
+        "name": [p.name for p in unique],
+        "number": [p.number for p in unique],
+        "description": [p.description for p in unique],
+        "status": [p.status_name for p in unique],
+        "type": [p.type_name for p in unique],
+        "priority": [p.priority_name for p in unique],
+        "client_name": [p.client_name for p in unique],
+        "percent_done": [p.percent_done for p in unique],
+        "ace_created_at": [_utc(p.created_at) for p in unique],
+        "ace_modified_at": [_utc(p.modified_at) for p in unique],
+        **_stamps(now, len(unique), synced=True),
+    }
+    return await upsert_columns(
         session,
         PROJECTS,
-        rows,
+        _fitted(PROJECTS, columns),
         keys=("account_id", "ace_project_id"),
-        compare=_PROJECT_FIELDS,
-        touch=("synced_at", "updated_at"),
+        touch=_TOUCHED,
     )
 
 
@@ -183,28 +167,29 @@ class TaskBatch:
             for t, status_list in zip(tasks, lists, strict=True)
             if _has_status(t) and (status_list is None or not status_list.knows(t))
         )
+        columns: dict[str, list[Any]] = {
+            "ace_task_id": [t.task_id for t in tasks],
+            "ace_project_id": [t.project_id for t in tasks],
+            "number": [t.number for t in tasks],
+            "title": [t.title for t in tasks],
+            "description": [t.description for t in tasks],
+            "status": [t.status_name for t in tasks],
+            "status_type": types,
+            "priority": [t.priority for t in tasks],
+            "type": [t.type for t in tasks],
+            "group_name": [t.group for t in tasks],
+            "estimated_hours": [t.estimated_hours for t in tasks],
+            "actual_hours": [t.actual_hours for t in tasks],
+            "percent_done": [t.percent_done for t in tasks],
+            "expected_start": [t.expected_start for t in tasks],
+            "expected_end": [t.expected_end for t in tasks],
+            "actual_start": [t.actual_start for t in tasks],
+            "actual_end": [t.actual_end for t in tasks],
+            "ace_created_at": [_utc(t.created_at) for t in tasks],
+            "ace_modified_at": [_utc(t.modified_at) for t in tasks],
+        }
         return cls(
-            {
-                "ace_task_id": [t.task_id for t in tasks],
-                "ace_project_id": [t.project_id for t in tasks],
-                "number": [_clip(t.number, 50) for t in tasks],
-                "title": [_clip(t.title, 500) for t in tasks],
-                "description": [t.description for t in tasks],
-                "status": [_clip(t.status_name, 100) for t in tasks],
-                "status_type": types,
-                "priority": [_clip(t.priority, 100) for t in tasks],
-                "type": [_clip(t.type, 100) for t in tasks],
-                "group_name": [_clip(t.group, 255) for t in tasks],
-                "estimated_hours": [t.estimated_hours for t in tasks],
-                "actual_hours": [t.actual_hours for t in tasks],
-                "percent_done": [t.percent_done for t in tasks],
-                "expected_start": [t.expected_start for t in tasks],
-                "expected_end": [t.expected_end for t in tasks],
-                "actual_start": [t.actual_start for t in tasks],
-                "actual_end": [t.actual_end for t in tasks],
-                "ace_created_at": [_utc(t.created_at) for t in tasks],
-                "ace_modified_at": [_utc(t.modified_at) for t in tasks],
-            },
+            _fitted(TASKS, columns),
             names=[f"{t.assigned or ''}\n{t.reviewer or ''}" for t in tasks],
             unknown_statuses=unknown,
         )
@@ -260,18 +245,14 @@ async def mirror_tasks(
         "ace_task_id": tasks.task_ids,
         "project_id": project_of,
         **{name: values for name, values in tasks.columns.items() if name != "ace_project_id"},
-        "deleted_at": [None] * count,
-        "synced_at": [now] * count,
-        "created_at": [now] * count,
-        "updated_at": [now] * count,
+        **_stamps(now, count, synced=True),
     }
-    counts = await bulk_upsert_columns(
+    counts = await upsert_columns(
         session,
         TASKS,
         columns,
         keys=("account_id", "ace_task_id"),
-        compare=_TASK_FIELDS,
-        touch=("synced_at", "updated_at"),
+        touch=_TOUCHED,
         changed_keys=changed,
     )
     return counts, len(last) - count
@@ -299,24 +280,23 @@ async def mirror_user_assignments(
     exactly what ACE listed: upsert those, delete the others. ACE task ids map through
     `tasks`; unknown ones are skipped. Assigned hours are not in ACE's task lists: a new row
     has none, an existing row keeps its own."""
-    wanted: dict[tuple[int, int], dict[str, Any]] = {}
+    wanted: dict[tuple[int, int], tuple[bool, bool]] = {}
     for user_id, (assigned, reviewing) in found.items():
         for ace_task_id in assigned | reviewing:
             task_id = tasks.get(ace_task_id)
             if task_id is not None:
-                wanted[(task_id, user_id)] = {
-                    "task_id": task_id,
-                    "user_id": user_id,
-                    "is_assignee": ace_task_id in assigned,
-                    "is_reviewer": ace_task_id in reviewing,
-                    "synced_at": now,
-                }
-    counts = await bulk_upsert(
+                wanted[(task_id, user_id)] = (ace_task_id in assigned, ace_task_id in reviewing)
+    counts = await upsert_columns(
         session,
         ASSIGNEES,
-        list(wanted.values()),
+        {
+            "task_id": [task_id for task_id, _ in wanted],
+            "user_id": [user_id for _, user_id in wanted],
+            "is_assignee": [roles[0] for roles in wanted.values()],
+            "is_reviewer": [roles[1] for roles in wanted.values()],
+            "synced_at": [now] * len(wanted),
+        },
         keys=("task_id", "user_id"),
-        compare=("is_assignee", "is_reviewer"),
         touch=("synced_at",),
     )
     counts.deleted = await _delete_assignments(
@@ -367,7 +347,7 @@ async def _delete_assignments(
                 tuple_(TaskAssignee.task_id, TaskAssignee.user_id).in_(gone[start : start + 5000])
             )
         )
-        deleted += int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += rows_affected(result)
     return deleted
 
 
@@ -383,7 +363,7 @@ async def mirror_time_entries(
     """Upsert ACE time entries as `task_logs` (kind `time`, source `ace`), mapping ACE ids
     through `tasks` / `users`; returns the counts and how many entries were skipped (task or
     user not mirrored)."""
-    rows: list[dict[str, Any]] = []
+    kept: list[tuple[AceTimeEntry, int, int]] = []
     skipped = 0
     for entry in _unique(entries, lambda e: e.key):
         task_id = tasks.get(entry.task_id) if entry.task_id is not None else None
@@ -391,27 +371,25 @@ async def mirror_time_entries(
         if task_id is None or user_id is None:
             skipped += 1
             continue
-        rows.append(
-            {
-                "account_id": account_id,
-                "task_id": task_id,
-                "user_id": user_id,
-                "kind": TaskLogKind.time.value,
-                "date_worked": entry.date_worked,
-                "hours": entry.total_hours,
-                "comment": entry.comment,
-                "source": TaskLogSource.ace.value,
-                "ace_timesheet_line_id": entry.timesheet_line_id,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    counts = await bulk_upsert(
+        kept.append((entry, task_id, user_id))
+    count = len(kept)
+    counts = await upsert_columns(
         session,
         TASK_LOGS,
-        rows,
+        {
+            "account_id": [account_id] * count,
+            "task_id": [task_id for _, task_id, _ in kept],
+            "user_id": [user_id for _, _, user_id in kept],
+            "kind": [TaskLogKind.time.value] * count,
+            "date_worked": [entry.date_worked for entry, _, _ in kept],
+            "hours": [entry.total_hours for entry, _, _ in kept],
+            "comment": [entry.comment for entry, _, _ in kept],
+            "source": [TaskLogSource.ace.value] * count,
+            "ace_timesheet_line_id": [entry.timesheet_line_id for entry, _, _ in kept],
+            **_stamps(now, count, synced=False),
+        },
         keys=("account_id", "ace_timesheet_line_id", "date_worked"),
-        compare=("task_id", "user_id", "hours", "comment"),
+        update=("task_id", "user_id", "hours", "comment"),
         touch=("updated_at",),
     )
     return counts, skipped
@@ -462,7 +440,7 @@ async def tombstone(
         result = await session.execute(
             update(model).where(model.id.in_(gone[start : start + 5000])).values(**values)
         )
-        marked += int(result.rowcount)  # type: ignore[attr-defined]
+        marked += rows_affected(result)
     return marked
 
 
@@ -470,7 +448,7 @@ async def _delete_ids(session: AsyncSession, model: type[TaskLog], ids: list[int
     deleted = 0
     for start in range(0, len(ids), 5000):
         result = await session.execute(delete(model).where(model.id.in_(ids[start : start + 5000])))
-        deleted += int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += rows_affected(result)
     return deleted
 
 

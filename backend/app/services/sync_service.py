@@ -37,12 +37,12 @@ from app.config import Settings
 from app.connection import dialect, locks
 from app.connection.database import Database
 from app.connection.statistics import refresh_statistics
+from app.connection.upsert import UpsertCounts
 from app.dto.response import ErrorCode
 from app.errors import AppError, ConflictError, NotFoundError
 from app.models import Project, SyncJob, SyncState, Task, User
 from app.models.base import utcnow
 from app.services import mirror_service
-from app.services.bulk_upsert import UpsertCounts
 from app.services.job_runner import JobRunner
 from app.services.mirror_service import TaskBatch
 

@@ -11,9 +11,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connection import upsert as upsert_engine
 from app.connection.database import Database
 from app.models import Project, Task, User
-from app.services import data_service
 from tests.save.helpers import counts, example_batch, manager_headers, post, snapshot
 
 
@@ -78,20 +78,20 @@ class DeadlockDetected(Exception):
 
 
 class InjectedFailure:
-    """Makes the `nth` bulk upsert of a request fail after it has really run."""
+    """Makes the `nth` upsert statement of a request fail after it has really run."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, error: Exception, nth: int = 2) -> None:
         self.calls = 0
-        original = data_service._run_upsert
+        original = upsert_engine._execute
 
-        async def failing(session: AsyncSession, statement: Any, **kwargs: Any) -> Any:
-            result = await original(session, statement, **kwargs)
+        async def failing(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+            result = await original(session, *args, **kwargs)
             self.calls += 1
             if self.calls == nth:
                 raise error
             return result
 
-        monkeypatch.setattr(data_service, "_run_upsert", failing)
+        monkeypatch.setattr(upsert_engine, "_execute", failing)
 
 
 @pytest.mark.parametrize(
