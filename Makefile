@@ -9,12 +9,13 @@ VENV := $(BACKEND)/.venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck pytest bench migrate clean
+.PHONY: help install run test lint typecheck pytest bench mutate migrate clean
 
 help:
 	@echo "make run    - install, migrate, start the ACE sandbox (unless ACE_API_URL is set) and the API"
-	@echo "make test   - ruff, ruff format --check, mypy --strict and pytest (PostgreSQL when reachable)"
+	@echo "make test   - ruff, ruff format --check, import contracts, mypy --strict and pytest (PostgreSQL when reachable)"
 	@echo "make bench  - the benchmarks (see README)"
+	@echo "make mutate - mutation testing, MUTANTS='app.services.sync.mirror.*' by default (long)"
 	@echo "make migrate- apply migrations to DATABASE_URL"
 
 $(UV):
@@ -34,7 +35,7 @@ run: install
 	./scripts/run.sh
 
 lint: install
-	cd $(BACKEND) && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+	cd $(BACKEND) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 typecheck: install
 	cd $(BACKEND) && .venv/bin/mypy .
@@ -47,6 +48,11 @@ test: lint typecheck pytest
 
 bench: install
 	./scripts/bench.sh
+
+# Mutation testing (mutmut): which changed lines does the suite fail to notice?
+MUTANTS ?= app.services.sync.mirror.*
+mutate: install
+	cd $(BACKEND) && .venv/bin/mutmut run "$(MUTANTS)"; .venv/bin/mutmut results
 
 clean:
 	rm -rf $(TOOLS) $(VENV) $(BACKEND)/.mypy_cache $(BACKEND)/.pytest_cache $(BACKEND)/.ruff_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,10 +13,13 @@ from app.connection import migrations
 from app.connection.database import Database
 from app.connection.urls import redacted
 from app.dto.base import canonical_account_id
-from app.errors import AppError, ConflictError
+from app.errors import AppError, ErrorCode
 from app.logging_config import configure_logging
 from app.models import SyncJob, SyncState
 from app.services import user_services
+
+if TYPE_CHECKING:
+    from app.services.sync.jobs import RequestedKind
 
 cli = typer.Typer(help="acehub: an AceProject companion API.", no_args_is_help=True)
 
@@ -88,7 +91,9 @@ def create_admin(
     configure_logging(json_logs=settings.json_logs, level="WARNING")
     try:
         user_id = asyncio.run(_create_admin(settings, account_id, username, password))
-    except ConflictError as exc:
+    except AppError as exc:
+        if exc.code is not ErrorCode.CONFLICT:
+            raise
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"created local admin {username!r} in account {account_id!r} (user id {user_id})")
@@ -198,12 +203,13 @@ def sync(
     kind: Annotated[str, typer.Option(help="auto | full | incremental")] = "auto",
 ) -> None:
     """Sync one ACE account into the database now, with a progress bar."""
-    if kind not in ("auto", "full", "incremental"):
+    requested = _SYNC_KINDS.get(kind)
+    if requested is None:
         raise typer.BadParameter("use auto, full or incremental", param_hint="--kind")
     settings = get_settings()
     configure_logging(json_logs=settings.json_logs, level="WARNING")
     try:
-        job = asyncio.run(_sync(settings, account_id, username, password, kind))
+        job = asyncio.run(_sync(settings, account_id, username, password, requested))
     except AppError as exc:
         typer.echo(f"error: {exc.code.value}: {exc.message}", err=True)
         raise typer.Exit(1) from exc
@@ -212,40 +218,63 @@ def sync(
         raise typer.Exit(1)
 
 
+_SYNC_KINDS: dict[str, RequestedKind] = {
+    "auto": "auto",
+    "full": "full",
+    "incremental": "incremental",
+}
+
+
 async def _sync(
-    settings: Settings, account_id: str, username: str, password: str, kind: str
+    settings: Settings, account_id: str, username: str, password: str, kind: RequestedKind
 ) -> SyncJob:
     import httpx
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from app.ace.client import AceClient, create_http_client
-    from app.services import sync_service
+    from app.ace.client import AceClient
+    from app.ace.transport import create_http_client
+    from app.auth.rate_limiter import AuthRateLimiter, create_storage
+    from app.auth.security import GuidCipher
+    from app.models.sync_jobs import JobCounts
+    from app.services.sync import jobs, worker
+    from app.services.sync.account_sync import SyncCredentials
 
     database = Database(settings)
     http: httpx.AsyncClient = create_http_client(settings)
     ace = AceClient.from_settings(settings, http)
     try:
-        identity = await ace.authenticate(account_id, username, password)
         async with database.session() as session, session.begin():
-            user = await user_services.upsert_ace_user(session, identity)
-            job = await sync_service.request_job(
+            # The sign-in of `POST /user/login` (rate limits, a user deactivated in acehub
+            # refused, the ACE session kept), without the login session: no tokens are needed.
+            signed_in = await user_services.sign_in_with_ace(
+                session,
+                ace=ace,
+                cipher=GuidCipher(settings.secret_key.get_secret_value()),
+                limiter=AuthRateLimiter(settings, create_storage(settings.redis_url)),
+                account_id=account_id,
+                username=username,
+                password=password,
+                client_ip="cli",
+            )
+            identity = signed_in.identity
+            job = await jobs.request_job(
                 session,
                 database=database,
                 settings=settings,
                 account_id=identity.account_id,
-                requested_by=user.id,
-                kind=kind,  # type: ignore[arg-type]
+                requested_by=signed_in.user.id,
+                kind=kind,
             )
-        credentials = sync_service.SyncCredentials(guid=identity.guid, is_admin=identity.is_admin)
+        credentials = SyncCredentials(guid=identity.guid, is_admin=identity.is_admin)
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
         ) as bar:
             task = bar.add_task(f"{job.kind} sync of {account_id}", total=None)
             phases_seen: set[str] = set()
 
-            async def progress(phase: str, counts: dict[str, dict[str, int]]) -> None:
+            async def progress(phase: str, counts: JobCounts) -> None:
                 done = ", ".join(
-                    f"{entity} {sum(v for k, v in c.items() if k != 'deleted')}"
+                    f"{entity} {c['inserted'] + c['updated'] + c['unchanged']}"
                     for entity, c in counts.items()
                 )
                 line = f"{job.kind} sync of {account_id}: {phase} ({done})"
@@ -256,7 +285,7 @@ async def _sync(
                     phases_seen.add(phase)
                     bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-            return await sync_service.run_job(
+            return await worker.run_job(
                 job.id,
                 database=database,
                 ace=ace,

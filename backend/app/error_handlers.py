@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.dto.response import ErrorCode, ErrorResponse
-from app.errors import ERROR_STATUS, AppError
+from app.dto.response import ErrorResponse
+from app.errors import ERROR_STATUS, AppError, ErrorCode
 from app.request_context import REQUEST_ID_HEADER, current_request_id, request_id_var
 
 log = logging.getLogger("acehub.errors")

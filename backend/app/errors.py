@@ -1,4 +1,10 @@
-"""The application's one error hierarchy. Services raise these; one set of handlers renders them.
+"""The application's one error type, `AppError`, and its one table: an HTTP status per code.
+
+Raise `AppError(message, code=ErrorCode.X)`; the status and title follow from `ERROR_STATUS`,
+never from a class, and a caller that must react to one failure tests `.code`. A subclass
+exists only where a code cannot say it: the ACE door's `AceError` (any ACE failure whatever
+its code, what the client's retries and breaker handle) and `AceRequestRefusedError` (ACE
+understood and refused; it shares ACE_BAD_RESPONSE with unusable answers, but callers skip it).
 
 Nothing here imports the web framework, so services and clients can raise them freely.
 """
@@ -6,9 +12,35 @@ Nothing here imports the web framework, so services and clients can raise them f
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
-from app.dto.response import ErrorCode
+
+class ErrorCode(StrEnum):
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_ACCOUNT_ID = "INVALID_ACCOUNT_ID"
+    ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
+    TOKEN_MISSING = "TOKEN_MISSING"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_WRONG_TYPE = "TOKEN_WRONG_TYPE"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
+    ACE_SESSION_EXPIRED = "ACE_SESSION_EXPIRED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    RATE_LIMITED = "RATE_LIMITED"
+    ACE_BAD_RESPONSE = "ACE_BAD_RESPONSE"
+    ACE_UNAVAILABLE = "ACE_UNAVAILABLE"
+    ACE_TIMEOUT = "ACE_TIMEOUT"
+    DB_UNAVAILABLE = "DB_UNAVAILABLE"
+    REDIS_UNAVAILABLE = "REDIS_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
 
 # HTTP status and short title per code (the README's error table).
 ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
@@ -33,6 +65,7 @@ ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.ACE_UNAVAILABLE: (503, "ACE Unavailable"),
     ErrorCode.ACE_TIMEOUT: (504, "ACE Timeout"),
     ErrorCode.DB_UNAVAILABLE: (503, "Database Unavailable"),
+    ErrorCode.REDIS_UNAVAILABLE: (503, "Redis Unavailable"),
     ErrorCode.INTERNAL_ERROR: (500, "Internal Error"),
 }
 
@@ -50,19 +83,16 @@ _TOKEN_CODES = frozenset(
 class AppError(Exception):
     """An error with a stable `ErrorCode`; its HTTP status follows from the code."""
 
-    code: ErrorCode = ErrorCode.INTERNAL_ERROR
-
     def __init__(
         self,
         message: str,
         *,
-        code: ErrorCode | None = None,
+        code: ErrorCode,
         data: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        if code is not None:
-            self.code = code
+        self.code = code
         self.message = message
         self.data = data
         self.headers: dict[str, str] = dict(headers or {})
@@ -78,41 +108,6 @@ class AppError(Exception):
         return ERROR_STATUS[self.code][1]
 
 
-class AuthenticationError(AppError):
-    code = ErrorCode.TOKEN_INVALID
-
-
-class PermissionDeniedError(AppError):
-    code = ErrorCode.FORBIDDEN
-
-
-class NotFoundError(AppError):
-    code = ErrorCode.NOT_FOUND
-
-
-class ConflictError(AppError):
-    code = ErrorCode.CONFLICT
-
-
-class ValidationFailed(AppError):
-    """Business-level validation of a payload (e.g. a batch referencing missing rows)."""
-
-    code = ErrorCode.VALIDATION_ERROR
-
-
-class RateLimitedError(AppError):
-    code = ErrorCode.RATE_LIMITED
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
-        self.retry_after = retry_after
-
-
-class DatabaseUnavailableError(AppError):
-    code = ErrorCode.DB_UNAVAILABLE
-
-
-class AceError(AppError):
-    """Base of every failure talking to AceProject."""
-
-    code = ErrorCode.ACE_UNAVAILABLE
+def retry_after_header(seconds: int) -> dict[str, str]:
+    """The `Retry-After` header of an error that asks the caller to come back later."""
+    return {"Retry-After": str(max(1, seconds))}

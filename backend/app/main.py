@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
-from app.ace.client import AceClient, create_http_client
+from app.ace.client import AceClient
+from app.ace.transport import create_http_client
+from app.auth.rate_limiter import AuthRateLimiter, create_storage
 from app.auth.security import GuidCipher
 from app.config import Settings, get_settings
 from app.connection.database import Database
@@ -23,9 +25,8 @@ from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.request_context import REQUEST_ID_HEADER
 from app.routes import api_router
 from app.runtime import settle_garbage_collector
-from app.services import rate_limit_service, sync_scheduler
-from app.services.job_runner import JobRunner
-from app.services.rate_limit_service import AuthRateLimiter
+from app.services.sync import scheduler as sync_scheduler
+from app.services.sync.runner import JobRunner
 
 log = logging.getLogger("acehub")
 
@@ -50,9 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ace = AceClient.from_settings(settings, app.state.ace_http, redis=app.state.redis)
         app.state.guid_cipher = GuidCipher(settings.secret_key.get_secret_value())
         app.state.jobs = JobRunner()
-        app.state.rate_limiter = AuthRateLimiter(
-            settings, rate_limit_service.create_storage(settings.redis_url)
-        )
+        app.state.rate_limiter = AuthRateLimiter(settings, create_storage(settings.redis_url))
         scheduler = None
         if settings.sync_interval_minutes > 0:
             scheduler = asyncio.create_task(

@@ -9,9 +9,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.dto.response import ErrorCode
 from app.error_handlers import error_response
-from app.errors import AppError
+from app.errors import AppError, ErrorCode
 from app.request_context import REQUEST_ID_HEADER, request_id_var
 
 log = logging.getLogger("acehub.request")
@@ -63,10 +62,6 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class PayloadTooLargeError(AppError):
-    code = ErrorCode.PAYLOAD_TOO_LARGE
-
-
 class BodySizeLimitMiddleware:
     """Refuses bodies over the cap with 413 `PAYLOAD_TOO_LARGE` before anything parses them: at
     once when `Content-Length` says so, and as soon as a streamed body passes the cap.
@@ -105,7 +100,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLargeError(_too_large(limit))
+                    raise AppError(_too_large(limit), code=ErrorCode.PAYLOAD_TOO_LARGE)
             return message
 
         await self.app(scope, limited_receive, send)

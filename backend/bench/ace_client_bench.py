@@ -28,7 +28,8 @@ import orjson
 
 from ace_sandbox.data import DEMO_PASSWORD, DatasetSize, generate
 from ace_sandbox.testing import SandboxServer
-from app.ace.client import AceClient, create_http_client
+from app.ace.client import AceClient
+from app.ace.transport import create_http_client
 from app.config import Settings
 
 ACCOUNT = "bench"

@@ -21,13 +21,19 @@ from typing import Any
 
 import httpx
 
-from app.ace.client import AceClient, create_http_client
+from app.ace.client import AceClient
+from app.ace.transport import create_http_client
 from app.config import Settings
 from app.connection import migrations
 from app.connection.database import Database
 from app.models import SyncState
+from app.models.enums import SyncPhase
+from app.models.sync_jobs import JobCounts
 from app.runtime import settle_garbage_collector
-from app.services import sync_service, user_services
+from app.services import ace_identity, user_services
+from app.services.sync import jobs, worker
+from app.services.sync.account_sync import SyncCredentials
+from app.services.sync.jobs import RequestedKind
 from bench.common import bench_database_url, recreate_database, report, sandbox_process
 
 ACCOUNT = "bench"
@@ -72,7 +78,9 @@ async def bare_paging_rate(url: str, page_size: int) -> tuple[float, int]:
     return rows / elapsed, rows
 
 
-async def run_sync(settings: Settings, kind: str) -> tuple[Any, dict[str, float], dict[str, float]]:
+async def run_sync(
+    settings: Settings, kind: RequestedKind
+) -> tuple[Any, dict[str, float], dict[str, float]]:
     """The job, and the wall-clock and process CPU times at which each phase started."""
     database = Database(settings)
     http = create_http_client(settings)
@@ -80,29 +88,29 @@ async def run_sync(settings: Settings, kind: str) -> tuple[Any, dict[str, float]
     phase_started: dict[str, float] = {}
     phase_cpu: dict[str, float] = {}
     try:
-        identity = await ace.authenticate(ACCOUNT, "admin", PASSWORD)
+        identity = await ace_identity.authenticate(ace, ACCOUNT, "admin", PASSWORD)
         async with database.session() as session, session.begin():
             user = await user_services.upsert_ace_user(session, identity)
-            job = await sync_service.request_job(
+            job = await jobs.request_job(
                 session,
                 database=database,
                 settings=settings,
                 account_id=ACCOUNT,
                 requested_by=user.id,
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
             )
 
-        async def progress(phase: str, _: dict[str, dict[str, int]]) -> None:
+        async def progress(phase: SyncPhase, _: JobCounts) -> None:
             phase_started.setdefault(phase, time.perf_counter())
             phase_cpu.setdefault(phase, time.process_time())
 
         started = time.perf_counter()
-        done = await sync_service.run_job(
+        done = await worker.run_job(
             job.id,
             database=database,
             ace=ace,
             settings=settings,
-            credentials=sync_service.SyncCredentials(guid=identity.guid, is_admin=True),
+            credentials=SyncCredentials(guid=identity.guid, is_admin=True),
             progress=progress,
         )
         phase_started["end"] = time.perf_counter()

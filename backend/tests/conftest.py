@@ -4,6 +4,8 @@ Every test that asks for `database`, `app` or `client` runs once per database ba
 The schema is built once per backend with Alembic (as production builds it); after each
 test every table is emptied, so tests never see each other's rows. PostgreSQL tests are
 skipped when no server answers, unless `REQUIRE_POSTGRES=1`, which turns that into a failure.
+The run ends with how many PostgreSQL and Redis cases passed, failed and were skipped, so a
+green run that skipped them says so.
 """
 
 from __future__ import annotations
@@ -35,6 +37,87 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 BACKENDS = ("sqlite", "postgresql")
+
+# Which cases need a server: a case on PostgreSQL is parametrised "postgresql" (the
+# `database_url` fixture and its kin), asks for `postgres_url` or is marked `postgres_only`;
+# a case on Redis is parametrised "redis", asks for the `redis` fixture, is marked `redis`,
+# or is one of the cases below that reach Redis by themselves.
+_SERVER_KINDS = {"PostgreSQL": "postgresql", "Redis": "redis"}
+_SERVER_FIXTURES = {"postgresql": "postgres_url", "redis": "redis"}
+_SERVER_MARKERS = {"postgresql": "postgres_only", "redis": "redis"}
+_REDIS_CASES = {
+    "test_redis_storage_is_shared_between_workers",
+    "test_ready_checks_redis_when_configured",
+}
+_SERVER_CASES = pytest.StashKey[dict[str, set[str]]]()
+_OUTCOMES = ("passed", "failed", "skipped")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "redis: needs the Redis server on 127.0.0.1:6379")
+
+
+def _needs(item: pytest.Item, server: str) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and server in callspec.params.values():
+        return True
+    if _SERVER_FIXTURES[server] in getattr(item, "fixturenames", ()):
+        return True
+    if server == "redis" and getattr(item, "originalname", item.name) in _REDIS_CASES:
+        return True
+    return item.get_closest_marker(_SERVER_MARKERS[server]) is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash[_SERVER_CASES] = {
+        server: {item.nodeid for item in items if _needs(item, server)}
+        for server in _SERVER_KINDS.values()
+    }
+
+
+def _outcomes(stats: dict[str, list[Any]]) -> dict[str, tuple[str, str]]:
+    """Each case's outcome (failed if any phase failed, else skipped if it was, else passed)
+    and, for a skip, its reason."""
+    outcome: dict[str, tuple[str, str]] = {}
+    for key, reports in stats.items():
+        for report in reports:
+            nodeid = getattr(report, "nodeid", None)
+            if not nodeid or getattr(report, "when", None) not in {"setup", "call", "teardown"}:
+                continue
+            if key in {"failed", "error"}:
+                outcome[nodeid] = ("failed", "")
+            elif key == "skipped" and outcome.get(nodeid, ("",))[0] != "failed":
+                longrepr = report.longrepr
+                reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+                outcome[nodeid] = ("skipped", reason)
+            elif key in {"passed", "xfailed", "xpassed"}:
+                outcome.setdefault(nodeid, ("passed", ""))
+    return outcome
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """One plain line: how many PostgreSQL and Redis cases ran, failed and were skipped."""
+    cases = config.stash.get(_SERVER_CASES, None)
+    if cases is None:
+        return
+    outcome = _outcomes(terminalreporter.stats)
+    parts, unreachable = [], []
+    for label, server in _SERVER_KINDS.items():
+        ran = [outcome[nodeid] for nodeid in sorted(cases[server]) if nodeid in outcome]
+        counts = {name: sum(1 for kind, _ in ran if kind == name) for name in _OUTCOMES}
+        text = f"{label} cases: {counts['passed']} passed"
+        if counts["failed"]:
+            text += f", {counts['failed']} failed"
+        parts.append(f"{text}, {counts['skipped']} skipped")
+        missing = sum(1 for kind, why in ran if kind == "skipped" and "not reachable" in why)
+        if missing:
+            unreachable.append(f"{label} was not reachable: {missing} of its cases did not run")
+    terminalreporter.write_sep("-", "server cases")
+    terminalreporter.write_line("; ".join(parts))
+    for line in unreachable:
+        terminalreporter.write_line(line, yellow=True, bold=True)
+    if any(line.startswith("PostgreSQL") for line in unreachable) and not REQUIRE_POSTGRES:
+        terminalreporter.write_line("REQUIRE_POSTGRES=1 turns a missing PostgreSQL into a failure")
 
 
 @pytest.fixture(autouse=True)

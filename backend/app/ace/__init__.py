@@ -1,2 +1,3 @@
-"""AceProject integration: the async client (`client`), its row DTOs (`dto`), errors
+"""AceProject integration: the typed client (`client`) over the transport (`transport`), the
+services' view of it (`port`), its row DTOs (`dto`), status lists (`statuses`), errors
 (`errors`) and circuit breaker (`breaker`)."""

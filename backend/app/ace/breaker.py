@@ -25,8 +25,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -35,19 +33,6 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-
-
-class BreakerState(StrEnum):
-    closed = "closed"
-    open = "open"
-    half_open = "half_open"
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerSnapshot:
-    state: BreakerState
-    failures: int
-    retry_after_seconds: float
 
 
 class CircuitBreaker(Protocol):
@@ -60,18 +45,6 @@ class CircuitBreaker(Protocol):
     async def record_success(self) -> None: ...
 
     async def record_failure(self) -> None: ...
-
-    async def snapshot(self) -> BreakerSnapshot: ...
-
-
-def _state_of(
-    failures: int, opened_until: float, probe_until: float, threshold: int, now: float
-) -> BreakerSnapshot:
-    if failures < threshold:
-        return BreakerSnapshot(BreakerState.closed, failures, 0.0)
-    if now < opened_until:
-        return BreakerSnapshot(BreakerState.open, failures, opened_until - now)
-    return BreakerSnapshot(BreakerState.half_open, failures, max(0.0, probe_until - now))
 
 
 class InProcessBreaker:
@@ -110,15 +83,6 @@ class InProcessBreaker:
         if self._failures >= self.failure_threshold:
             self._opened_until = self._clock() + self.reset_seconds
             self._probe_until = 0.0
-
-    async def snapshot(self) -> BreakerSnapshot:
-        return _state_of(
-            self._failures,
-            self._opened_until,
-            self._probe_until,
-            self.failure_threshold,
-            self._clock(),
-        )
 
 
 # Each script runs atomically in Redis, so concurrent workers cannot both take the probe.
@@ -192,16 +156,3 @@ class RedisBreaker:
             await self._failure(keys=[self.key], args=self._args())
         except (RedisError, OSError):
             logger.warning("ACE breaker state unavailable in Redis; failure not recorded")
-
-    async def snapshot(self) -> BreakerSnapshot:
-        raw: dict[Any, Any] = await self._redis.hgetall(self.key)
-        values = {
-            (k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()
-        }
-        return _state_of(
-            int(values.get("failures", 0)),
-            values.get("opened_until", 0.0),
-            values.get("probe_until", 0.0),
-            self.failure_threshold,
-            self._clock(),
-        )

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Self
 
@@ -40,6 +39,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from app.models.enums import StatusType
 
 _DOTNET_DATE = re.compile(r"^/?Date\((-?\d+)([+-]\d{4})?\)/?$")
 _NULL_STRINGS = frozenset({"", "null", "none"})
@@ -225,19 +226,11 @@ OptDateTime = Annotated[datetime | None, BeforeValidator(parse_ace_datetime)]
 OptDate = Annotated[date | None, BeforeValidator(parse_ace_date)]
 
 
-class AceStatusType(StrEnum):
-    """ACE groups task statuses into three types (same values as `app.models.enums.StatusType`)."""
-
-    waiting = "waiting"
-    in_progress = "in_progress"
-    completed = "completed"
-
-
 # `CompletedStatus`, the one code list ACE documents for statuses (`savetaskstatus`).
 _COMPLETED_STATUS_CODES = {
-    0: AceStatusType.waiting,
-    1: AceStatusType.completed,
-    2: AceStatusType.in_progress,
+    0: StatusType.waiting,
+    1: StatusType.completed,
+    2: StatusType.in_progress,
 }
 
 
@@ -329,12 +322,10 @@ class AcePublicSettings(AceRow):
         return data
 
 
-ACCESS_LEVEL_ADMIN = 2
-ACCESS_STATUS_ALLOWED = 1
-
-
 class AceUser(AceRow):
-    """A `getusers` row. `ACCESS_LEVEL` 2 = administrator; `ACCESS_STATUS` 1 = may sign in."""
+    """A `getusers` row. What its `ACTIVE`, `ACCESS_LEVEL` and `ACCESS_STATUS` mean for
+    acehub (who is an administrator, who may sign in) is the sign-in's policy
+    (`app.services.ace_identity`)."""
 
     user_id: AceInt = Field(alias="USER_ID")
     username: AceStr = Field(alias="USERNAME")
@@ -347,17 +338,6 @@ class AceUser(AceRow):
     user_group_id: OptInt = Field(default=None, alias="USER_GROUP_ID")
     user_group_name: OptStr = Field(default=None, alias="USER_GROUP_NAME")
     modified_at: OptDateTime = Field(default=None, alias="DATE_MODIFIED")
-
-    @property
-    def is_admin(self) -> bool:
-        return self.access_level == ACCESS_LEVEL_ADMIN
-
-    @property
-    def can_sign_in(self) -> bool:
-        """Active and not denied; a field ACE did not send does not count against the user."""
-        if self.active is False:
-            return False
-        return self.access_status is None or self.access_status == ACCESS_STATUS_ALLOWED
 
 
 class AceProject(AceRow):
@@ -438,7 +418,7 @@ class AceTaskStatus(AceRow):
     completed_status: OptInt = Field(default=None, alias="COMPLETED_STATUS")
 
     @property
-    def status_type(self) -> AceStatusType | None:
+    def status_type(self) -> StatusType | None:
         """The type its `COMPLETED_STATUS` code names; None for a code ACE does not document."""
         if self.completed_status is None:
             return None
@@ -478,19 +458,3 @@ class AceSavedLine(AceRow):
     """The answer of `saveworkitem`: the weekly line's id."""
 
     timesheet_line_id: AceInt = Field(alias="TIMESHEET_LINE_ID")
-
-
-class AceIdentity(BaseModel):
-    """Who signed in: the session GUID and the resolved ACE user."""
-
-    model_config = ConfigDict(frozen=True)
-
-    account_id: str
-    guid: str = Field(repr=False)
-    user_id: int
-    username: str
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    active: bool = True
-    is_admin: bool = False

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.ace.dto import AceStatusType, AceTask, AceTaskStatus
+from app.ace.dto import AceTask, AceTaskStatus
+from app.models.enums import StatusType
 
 
 class StatusList:
@@ -20,8 +21,8 @@ class StatusList:
     __slots__ = ("_by_id", "_by_name")
 
     def __init__(self, statuses: Iterable[AceTaskStatus]) -> None:
-        self._by_id: dict[int, AceStatusType | None] = {}
-        self._by_name: dict[str, AceStatusType | None] = {}
+        self._by_id: dict[int, StatusType | None] = {}
+        self._by_name: dict[str, StatusType | None] = {}
         for status in statuses:
             if status.status_id is not None:
                 self._by_id[status.status_id] = status.status_type
@@ -33,7 +34,7 @@ class StatusList:
             return task.status_id in self._by_id
         return task.status_name is not None and _name_key(task.status_name) in self._by_name
 
-    def type_of(self, task: AceTask) -> AceStatusType | None:
+    def type_of(self, task: AceTask) -> StatusType | None:
         if task.status_id is not None:
             return self._by_id.get(task.status_id)
         if task.status_name is None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
+from app.connection.dialect import alters_tables_by_copy
 from app.connection.urls import to_async_url
 from app.models import Base
 from app.models.base import UTCDateTime
@@ -37,16 +38,13 @@ def _render_item(type_: str, obj: Any, _autogen_context: AutogenContext) -> str 
 
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
-    is_sqlite = (connection.dialect.name if connection is not None else str(url)).startswith(
-        "sqlite"
-    )
     context.configure(
         connection=connection,
         url=url,
         target_metadata=target_metadata,
         compare_type=True,
         render_item=_render_item,
-        render_as_batch=is_sqlite,  # SQLite alters tables by copying them
+        render_as_batch=alters_tables_by_copy(connection, url),
         literal_binds=connection is None,
     )
 

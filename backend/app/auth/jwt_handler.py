@@ -16,8 +16,7 @@ from typing import Literal
 import jwt
 
 from app.config import Settings
-from app.dto.response import ErrorCode
-from app.errors import AuthenticationError
+from app.errors import AppError, ErrorCode
 
 TokenType = Literal["access", "refresh"]
 LEEWAY_SECONDS = 10
@@ -109,8 +108,8 @@ def create_refresh_token(
 
 
 def decode_token(token: str, *, settings: Settings, expected: TokenType) -> TokenClaims:
-    """Verify signature, algorithm, issuer, audience, times and type; raise `AuthenticationError`
-    with `TOKEN_EXPIRED`, `TOKEN_WRONG_TYPE` or `TOKEN_INVALID` otherwise."""
+    """Verify signature, algorithm, issuer, audience, times and type; raise `AppError` with
+    `TOKEN_EXPIRED`, `TOKEN_WRONG_TYPE` or `TOKEN_INVALID` otherwise."""
     try:
         payload = jwt.decode(
             token,
@@ -122,24 +121,24 @@ def decode_token(token: str, *, settings: Settings, expected: TokenType) -> Toke
             options={"require": _REQUIRED, "enforce_minimum_key_length": True},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise AuthenticationError("The token has expired", code=ErrorCode.TOKEN_EXPIRED) from exc
+        raise AppError("The token has expired", code=ErrorCode.TOKEN_EXPIRED) from exc
     except jwt.PyJWTError as exc:
-        raise AuthenticationError("The token is not valid") from exc
+        raise AppError("The token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
 
     token_type = payload.get("type")
     if token_type not in ("access", "refresh") or payload.get("aud") != _audience(
         settings, token_type
     ):
-        raise AuthenticationError("The token is not valid")
+        raise AppError("The token is not valid", code=ErrorCode.TOKEN_INVALID)
     if token_type != expected:
-        raise AuthenticationError(
+        raise AppError(
             f"A {token_type} token was sent where a {expected} token is needed",
             code=ErrorCode.TOKEN_WRONG_TYPE,
         )
     if expected == "access" and not isinstance(payload.get("sid"), str):
-        raise AuthenticationError("The token is not valid")
+        raise AppError("The token is not valid", code=ErrorCode.TOKEN_INVALID)
     if not all(isinstance(payload[name], str) for name in ("sub", "role", "jti")):
-        raise AuthenticationError("The token is not valid")
+        raise AppError("The token is not valid", code=ErrorCode.TOKEN_INVALID)
     return TokenClaims(
         sub=payload["sub"],
         role=payload["role"],

@@ -79,6 +79,13 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool for reads: on PostgreSQL its connections run in autocommit, with no
+        # BEGIN and no COMMIT, and nothing to roll back when they return to the pool.
+        self.read_engine: AsyncEngine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
 
     @property
     def dialect(self) -> str:

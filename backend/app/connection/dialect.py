@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -28,3 +29,11 @@ async def relax_commit_durability(session: AsyncSession) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def alters_tables_by_copy(connection: Connection | None, url: str | None) -> bool:
+    """Whether migrations on this connection (or, offline, this URL's database) must alter
+    tables in Alembic's batch mode: SQLite copies a table to change it."""
+    if connection is not None:
+        return connection.dialect.name == "sqlite"
+    return make_url(str(url)).get_backend_name() == "sqlite"

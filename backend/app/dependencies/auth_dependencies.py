@@ -1,10 +1,14 @@
-"""Who is calling: the bearer token, the user behind it (re-read per request) and role guards."""
+"""Who is calling: the bearer token, the user behind it (re-read per request) and role guards.
+
+Two shapes of the caller, by what the route does: `CurrentUser`, the whole `User` loaded in
+the request's unit of work, for routes that write; and `ReadCaller`, a `Caller` (the columns
+visibility depends on) read on the route's `ReadConnection`, for routes that only read.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
@@ -12,13 +16,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import ColumnElement, bindparam, exists, select
 
 from app.auth import jwt_handler
+from app.auth.caller import Caller
 from app.config import Settings
+from app.connection.read_statement import ReadStatement
 from app.dependencies.clients import SettingsDep
-from app.dependencies.get_db import DbSession, ReadConnection
-from app.dto.response import ErrorCode
-from app.errors import AuthenticationError, PermissionDeniedError
+from app.dependencies.get_db import ReadConnection, UnitOfWork
+from app.errors import AppError, ErrorCode
 from app.models import RefreshToken, RoleEnum, User
-from app.services.task_service import ReadStatement
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -34,7 +38,7 @@ def _access_claims(
     settings: Settings, credentials: HTTPAuthorizationCredentials | None
 ) -> jwt_handler.TokenClaims:
     if credentials is None or not credentials.credentials:
-        raise AuthenticationError(
+        raise AppError(
             "Send an access token: Authorization: Bearer <token>", code=ErrorCode.TOKEN_MISSING
         )
     return jwt_handler.decode_token(credentials.credentials, settings=settings, expected="access")
@@ -54,7 +58,7 @@ def _token_ids(claims: jwt_handler.TokenClaims) -> tuple[uuid.UUID, uuid.UUID]:
     try:
         return uuid.UUID(claims.sub), uuid.UUID(claims.sid or "")
     except ValueError as exc:
-        raise AuthenticationError("The token is not valid") from exc
+        raise AppError("The token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
 
 
 def _session_live() -> ColumnElement[bool]:
@@ -84,15 +88,15 @@ _ActiveT = TypeVar("_ActiveT", bound=_Activity)
 
 def _check_active(user: _ActiveT | None, *, session_live: bool) -> _ActiveT:
     if user is None:
-        raise AuthenticationError("The token's user no longer exists")
+        raise AppError("The token's user no longer exists", code=ErrorCode.TOKEN_INVALID)
     if not user.is_active or user.is_disabled:
-        raise AuthenticationError("This account is no longer active", code=ErrorCode.TOKEN_REVOKED)
+        raise AppError("This account is no longer active", code=ErrorCode.TOKEN_REVOKED)
     if not session_live:
-        raise AuthenticationError("This session was signed out", code=ErrorCode.TOKEN_REVOKED)
+        raise AppError("This session was signed out", code=ErrorCode.TOKEN_REVOKED)
     return user
 
 
-async def get_current_user(claims: TokenClaimsDep, session: DbSession) -> User:
+async def get_current_user(claims: TokenClaimsDep, session: UnitOfWork) -> User:
     """The signed-in user, loaded fresh with whether their session is still live: a demotion,
     a deactivation or a logout applies at once."""
     guid, sid = _token_ids(claims)
@@ -104,18 +108,17 @@ async def get_current_user(claims: TokenClaimsDep, session: DbSession) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+"""The signed-in user, in the request's unit of work: for routes that write."""
 
 
-@dataclass(frozen=True, slots=True)
-class SignedInCaller:
-    """The caller as the read routes need it (a `task_service.Caller`): the columns that
-    decide what they may see, re-read on every request like `get_current_user`'s `User`."""
-
-    id: int
-    account_id: str
-    role: RoleEnum
-    is_active: bool
-    is_disabled: bool
+async def release_caller_check(_user: CurrentUser, session: UnitOfWork) -> None:
+    """For a route whose slow work (reading a large body, calling ACE) must not hold a
+    transaction: the caller check (`CurrentUser`) ran in the request's unit of work, and this
+    ends that transaction and gives its connection back (on SQLite, the write lock) before the
+    route runs. The session stays usable: its next statement begins a new transaction, which
+    `get_db` commits as usual; the `User` stays readable (detached, its columns loaded).
+    Declared in the route's `dependencies=[...]`."""
+    await session.close()
 
 
 CALLER_STATEMENT = ReadStatement(
@@ -124,13 +127,13 @@ CALLER_STATEMENT = ReadStatement(
     ).where(User.guid == bindparam("guid"))
 )
 """The caller by token subject, and whether the token's session is live: one Core statement
-(no ORM entity load); on PostgreSQL it goes straight to the session connection's driver like
+(no ORM entity load); on PostgreSQL it goes straight to the read connection's driver like
 the task statements."""
 
 
-async def get_signed_in_caller(
+async def get_read_caller(
     request: Request, credentials: BearerCredentials, connection: ReadConnection
-) -> SignedInCaller:
+) -> Caller:
     """`get_current_user` for routes that only read: the same token checks and the same
     re-read of the user, on their `ReadConnection`, loading only the columns visibility needs.
     (One dependency instead of a chain: FastAPI's per-dependency cost shows on the hot path.)"""
@@ -138,13 +141,14 @@ async def get_signed_in_caller(
     guid, sid = _token_ids(_access_claims(settings, credentials))
     rows = await CALLER_STATEMENT.rows(connection, {"guid": guid, "sid": sid})
     if not rows:
-        raise AuthenticationError("The token's user no longer exists")
+        raise AppError("The token's user no longer exists", code=ErrorCode.TOKEN_INVALID)
     user_id, account_id, role, is_active, is_disabled, live = rows[0]
-    caller = SignedInCaller(user_id, account_id, RoleEnum(role), is_active, is_disabled)
+    caller = Caller(user_id, account_id, RoleEnum(role), is_active, is_disabled)
     return _check_active(caller, session_live=bool(live))
 
 
-ReadCaller = Annotated[SignedInCaller, Depends(get_signed_in_caller)]
+ReadCaller = Annotated[Caller, Depends(get_read_caller)]
+"""The signed-in caller, read on the route's `ReadConnection`: for routes that only read."""
 
 
 def require_roles(*roles: RoleEnum) -> Callable[[User], Awaitable[User]]:
@@ -153,7 +157,7 @@ def require_roles(*roles: RoleEnum) -> Callable[[User], Awaitable[User]]:
 
     async def guard(user: CurrentUser) -> User:
         if user.role not in allowed:
-            raise PermissionDeniedError("Your role does not allow this")
+            raise AppError("Your role does not allow this", code=ErrorCode.FORBIDDEN)
         return user
 
     return guard

@@ -10,14 +10,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.ace.client import AceClient
+from app.auth.rate_limiter import AuthRateLimiter
 from app.auth.security import GuidCipher
 from app.config import Settings
-from app.services.rate_limit_service import AuthRateLimiter
+from app.connection.database import Database
 
 
 async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_database(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
 
 
 async def get_ace_client(request: Request) -> AceClient:
@@ -36,6 +42,9 @@ async def get_rate_limiter(request: Request) -> AuthRateLimiter:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+"""The process's `Database`, for work that runs in transactions of its own (a fetch from ACE
+writing page by page, planner statistics, the readiness probe), not in the request's."""
 AceClientDep = Annotated[AceClient, Depends(get_ace_client)]
 GuidCipherDep = Annotated[GuidCipher, Depends(get_guid_cipher)]
 RateLimiterDep = Annotated[AuthRateLimiter, Depends(get_rate_limiter)]

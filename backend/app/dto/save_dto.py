@@ -222,6 +222,14 @@ class SaveResult(BaseModel):
     assignees: EntityCounts = Field(default_factory=EntityCounts)
     task_logs: EntityCounts = Field(default_factory=EntityCounts)
 
+    @property
+    def item_count(self) -> int:
+        """The batch's items: each is counted once, as inserted, updated or unchanged."""
+        return sum(
+            counts.inserted + counts.updated + counts.unchanged
+            for counts in (self.users, self.projects, self.tasks, self.assignees, self.task_logs)
+        )
+
 
 _MESSAGES: Final = {
     "extra_forbidden": "is not a field that can be set here",

@@ -2,7 +2,16 @@
 
 from app.models.ace_sessions import AceSession
 from app.models.base import Base, table_of
-from app.models.enums import AuthSource, RoleEnum, StatusType, SyncState, TaskLogKind, TaskLogSource
+from app.models.enums import (
+    AuthSource,
+    RoleEnum,
+    StatusType,
+    SyncKind,
+    SyncPhase,
+    SyncState,
+    TaskLogKind,
+    TaskLogSource,
+)
 from app.models.projects import Project
 from app.models.refresh_tokens import RefreshToken
 from app.models.sync_jobs import SyncJob
@@ -20,6 +29,8 @@ __all__ = [
     "RoleEnum",
     "StatusType",
     "SyncJob",
+    "SyncKind",
+    "SyncPhase",
     "SyncState",
     "Task",
     "TaskAssignee",

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.dependencies.auth_dependencies import AdminUser, require_roles
-from app.dependencies.get_db import DbSession
+from app.dependencies.get_db import UnitOfWork
 from app.dto.response import SuccessResponse
 from app.dto.user_dto import RoleUpdate, UserList, UserRead
 from app.models import RoleEnum
@@ -23,7 +23,7 @@ router = APIRouter(
 @router.get("/users", response_model=SuccessResponse[UserList])
 async def list_users(
     admin: AdminUser,
-    session: DbSession,
+    session: UnitOfWork,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> SuccessResponse[UserList]:
@@ -41,7 +41,7 @@ async def list_users(
     responses=error_responses(404, 409),
 )
 async def change_role(
-    user_id: int, body: RoleUpdate, admin: AdminUser, session: DbSession
+    user_id: int, body: RoleUpdate, admin: AdminUser, session: UnitOfWork
 ) -> SuccessResponse[UserRead]:
     """Set a user's role; it is kept across the user's later ACE logins."""
     user = await user_services.set_role(session, actor=admin, user_id=user_id, role=body.role)
@@ -54,7 +54,7 @@ async def change_role(
     responses=error_responses(404, 409),
 )
 async def deactivate(
-    user_id: int, admin: AdminUser, session: DbSession
+    user_id: int, admin: AdminUser, session: UnitOfWork
 ) -> SuccessResponse[UserRead]:
     """Block a user at once: their tokens stop working and ACE logins are refused."""
     user = await user_services.set_disabled(session, actor=admin, user_id=user_id, disabled=True)
@@ -67,7 +67,7 @@ async def deactivate(
     responses=error_responses(404, 409),
 )
 async def reactivate(
-    user_id: int, admin: AdminUser, session: DbSession
+    user_id: int, admin: AdminUser, session: UnitOfWork
 ) -> SuccessResponse[UserRead]:
     """Lift a deactivation."""
     user = await user_services.set_disabled(session, actor=admin, user_id=user_id, disabled=False)

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from app.dependencies.auth_dependencies import CurrentUser, TokenClaimsDep
 from app.dependencies.client_ip import ClientIp
 from app.dependencies.clients import RateLimiterDep, SettingsDep
-from app.dependencies.get_db import DbSession
+from app.dependencies.get_db import UnitOfWork
 from app.dto.auth_dto import LogoutResult, RefreshRequest, TokenPair
 from app.dto.response import SuccessResponse
 from app.dto.user_dto import LoginData, UserRead, UserRequest
@@ -20,23 +20,22 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 )
 async def login(
     body: UserRequest,
-    session: DbSession,
+    session: UnitOfWork,
     settings: SettingsDep,
     limiter: RateLimiterDep,
     client_ip: ClientIp,
 ) -> SuccessResponse[LoginData]:
     """Sign in with a local acehub account (made with `acehub create-admin`)."""
-    user = await auth_service.guarded_sign_in(
+    data = await auth_service.login_local(
+        session,
+        settings=settings,
         limiter=limiter,
         account_id=body.account_id,
         username=body.username,
+        password=body.password,
         client_ip=client_ip,
-        sign_in=lambda: auth_service.authenticate_local(
-            session, account_id=body.account_id, username=body.username, password=body.password
-        ),
     )
-    tokens = await auth_service.issue_session(session, settings=settings, user=user)
-    return SuccessResponse(message="Signed in", data=auth_service.login_data(user, tokens))
+    return SuccessResponse(message="Signed in", data=data)
 
 
 @router.patch(
@@ -44,16 +43,19 @@ async def login(
 )
 async def refresh(
     body: RefreshRequest,
-    session: DbSession,
+    session: UnitOfWork,
     settings: SettingsDep,
     limiter: RateLimiterDep,
     client_ip: ClientIp,
 ) -> SuccessResponse[TokenPair]:
     """Trade a refresh token for a new access token and a new refresh token (the old one
     stops working; replaying it revokes the whole session)."""
-    await limiter.hit_refresh(client_ip=client_ip)
     tokens = await auth_service.refresh(
-        session, settings=settings, refresh_token=body.refresh_token
+        session,
+        settings=settings,
+        limiter=limiter,
+        client_ip=client_ip,
+        refresh_token=body.refresh_token,
     )
     return SuccessResponse(message="Tokens refreshed", data=tokens)
 
@@ -62,7 +64,7 @@ async def refresh(
     "/logout", response_model=SuccessResponse[LogoutResult], responses=error_responses(401)
 )
 async def logout(
-    user: CurrentUser, claims: TokenClaimsDep, session: DbSession
+    user: CurrentUser, claims: TokenClaimsDep, session: UnitOfWork
 ) -> SuccessResponse[LogoutResult]:
     """End this login session: its refresh tokens stop working."""
     assert claims.sid is not None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from app.dependencies.get_db import DatabaseDep
+from app.dependencies.clients import DatabaseDep
 from app.dto.health_dto import Liveness, Readiness
 from app.dto.response import SuccessResponse
 from app.routes.openapi import error_responses
@@ -19,7 +19,8 @@ async def live() -> SuccessResponse[Liveness]:
 
 @router.get("/ready", response_model=SuccessResponse[Readiness], responses=error_responses(503))
 async def ready(request: Request, database: DatabaseDep) -> SuccessResponse[Readiness]:
-    """The database (and Redis, when configured) answer; 503 `DB_UNAVAILABLE` otherwise."""
+    """The database (and Redis, when configured) answer; otherwise 503 `DB_UNAVAILABLE` or
+    `REDIS_UNAVAILABLE`."""
     readiness = await health_service.check_ready(
         database=database, redis=getattr(request.app.state, "redis", None)
     )

@@ -17,7 +17,7 @@ _DESCRIPTIONS = {
     429: "Too many attempts; see Retry-After",
     500: "Unexpected error (the body carries a request id)",
     502: "ACE answered something unusable",
-    503: "A dependency (database or ACE) is unavailable",
+    503: "A dependency (database, Redis or ACE) is unavailable",
     504: "ACE took too long",
 }
 

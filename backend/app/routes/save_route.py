@@ -2,15 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from app.connection.statistics import refresh_statistics
-from app.dependencies.auth_dependencies import ManagerUser
-from app.dependencies.clients import SettingsDep
-from app.dependencies.get_db import DatabaseDep, DbSession
-from app.dto.response import ErrorCode, ErrorResponse, SuccessResponse
+from app.dependencies.auth_dependencies import ManagerUser, release_caller_check
+from app.dependencies.clients import DatabaseDep, SettingsDep
+from app.dependencies.get_db import UnitOfWork
+from app.dto.response import ErrorResponse, SuccessResponse
 from app.dto.save_dto import SaveBatch, SaveResult
-from app.errors import AppError
+from app.errors import AppError, ErrorCode
 from app.routes.openapi import error_responses
 from app.services import data_service
 
@@ -63,11 +62,14 @@ def _require_json(request: Request) -> None:
         415: {"model": ErrorResponse, "description": "The body is not JSON"},
     },
     openapi_extra=_REQUEST_BODY,
+    # The connection goes back while the body is read and validated (on SQLite it holds the
+    # write lock): the write transaction starts once the batch is known to be well-formed.
+    dependencies=[Depends(release_caller_check)],
 )
 async def save(
     request: Request,
     user: ManagerUser,
-    session: DbSession,
+    session: UnitOfWork,
     database: DatabaseDep,
     settings: SettingsDep,
 ) -> SuccessResponse[SaveResult]:
@@ -80,15 +82,11 @@ async def save(
     Over `SAVE_MAX_BODY_BYTES` or `SAVE_MAX_ITEMS` the answer is 413.
     """
     _require_json(request)
-    account_id = user.account_id
-    # Give the connection back while the body is read and validated (on SQLite it holds the
-    # write lock): the write transaction starts once the batch is known to be well-formed.
-    await session.close()
-    raw = await request.body()
-    batch = await data_service.prepare_batch(raw, max_items=settings.save_max_items)
-    result = await data_service.save_batch(session, account_id=account_id, batch=batch)
-    # Commit here, not when `DbSession` closes: ANALYZE (on another connection) sees only
-    # committed rows, and the statistics must be fresh before the client reads what it saved.
-    await session.commit()
-    await refresh_statistics(database, data_service.rows_written(result))
-    return SuccessResponse(message=f"Saved {batch.item_count} item(s)", data=result)
+    result = await data_service.save(
+        session,
+        database,
+        account_id=user.account_id,
+        raw=await request.body(),
+        max_items=settings.save_max_items,
+    )
+    return SuccessResponse(message=f"Saved {result.item_count} item(s)", data=result)

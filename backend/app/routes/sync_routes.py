@@ -6,16 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from app.dependencies.auth_dependencies import ManagerUser
-from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
-from app.dependencies.get_db import DatabaseDep, DbSession
+from app.dependencies.clients import AceClientDep, DatabaseDep, GuidCipherDep, SettingsDep
+from app.dependencies.get_db import UnitOfWork
 from app.dto.response import SuccessResponse
 from app.dto.sync_dto import SyncJobList, SyncJobRead, SyncJobRequest
 from app.routes.openapi import error_responses
-from app.services import ace_session_service, sync_service
-from app.services.job_runner import JobRunner
+from app.services.sync import jobs, worker
 
 router = APIRouter(tags=["sync"], responses=error_responses(401))
 
@@ -29,40 +28,25 @@ router = APIRouter(tags=["sync"], responses=error_responses(401))
 async def start_sync(
     request: Request,
     user: ManagerUser,
-    session: DbSession,
+    session: UnitOfWork,
     database: DatabaseDep,
     settings: SettingsDep,
     ace: AceClientDep,
     cipher: GuidCipherDep,
-    background: BackgroundTasks,
     body: SyncJobRequest | None = None,
 ) -> SuccessResponse[SyncJobRead]:
     """Queue a sync of the caller's account with the caller's ACE session; it runs in the
     background (poll `GET /sync/jobs/{id}`). 409 `CONFLICT` while another one is active."""
-    guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
-    job = await sync_service.request_job(
+    job = await worker.start_sync(
         session,
         database=database,
+        runner=request.app.state.jobs,
+        ace=ace,
+        cipher=cipher,
         settings=settings,
-        account_id=user.account_id,
-        requested_by=user.id,
+        user=user,
         kind=(body or SyncJobRequest()).kind,
     )
-    runner: JobRunner = request.app.state.jobs
-
-    async def start() -> None:
-        sync_service.spawn_job(
-            runner,
-            job.id,
-            database=database,
-            ace=ace,
-            settings=settings,
-            guid=guid,
-            ace_user_id=user.ace_user_id,
-        )
-
-    # Runs once the response is sent, i.e. after the commit: the job row exists by then.
-    background.add_task(start)
     return SuccessResponse(message="Sync queued", data=SyncJobRead.model_validate(job))
 
 
@@ -72,10 +56,10 @@ async def start_sync(
     responses=error_responses(403, 404),
 )
 async def get_sync_job(
-    job_id: uuid.UUID, user: ManagerUser, session: DbSession
+    job_id: uuid.UUID, user: ManagerUser, session: UnitOfWork
 ) -> SuccessResponse[SyncJobRead]:
     """A sync job of the caller's account: state, phase, counts per entity, errors, duration."""
-    job = await sync_service.get_job(session, account_id=user.account_id, job_id=job_id)
+    job = await jobs.get_job(session, account_id=user.account_id, job_id=job_id)
     return SuccessResponse(data=SyncJobRead.model_validate(job))
 
 
@@ -84,9 +68,9 @@ async def get_sync_job(
 )
 async def list_sync_jobs(
     user: ManagerUser,
-    session: DbSession,
+    session: UnitOfWork,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SuccessResponse[SyncJobList]:
     """The account's most recent sync jobs, newest first."""
-    jobs = await sync_service.list_jobs(session, account_id=user.account_id, limit=limit)
-    return SuccessResponse(data=SyncJobList(items=[SyncJobRead.model_validate(j) for j in jobs]))
+    listed = await jobs.list_jobs(session, account_id=user.account_id, limit=limit)
+    return SuccessResponse(data=SyncJobList(items=[SyncJobRead.model_validate(j) for j in listed]))

@@ -1,27 +1,22 @@
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.config import Settings
-from app.dependencies.auth_dependencies import CurrentUser, ReadCaller
-from app.dependencies.clients import AceClientDep, GuidCipherDep, SettingsDep
-from app.dependencies.get_db import DatabaseDep, DbSession, ReadConnection
+from app.dependencies.auth_dependencies import CurrentUser, ReadCaller, release_caller_check
+from app.dependencies.clients import AceClientDep, DatabaseDep, GuidCipherDep, SettingsDep
+from app.dependencies.get_db import ReadConnection
 from app.dto.response import SuccessResponse
 from app.dto.sync_dto import FetchResult
 from app.dto.task import MAX_ID, TaskListQuery, TaskPage
 from app.routes.openapi import ACE_CALL_ERRORS, error_responses
-from app.services import ace_session_service, sync_service, task_service
+from app.services import task_service
+from app.services.pagination import cursor_codec
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-
-
-@lru_cache(maxsize=4)
-def cursor_codec(secret: str) -> task_service.CursorCodec:
-    return task_service.CursorCodec(secret)
 
 
 def json_success(data: Any) -> Response:
@@ -60,10 +55,10 @@ async def list_user_tasks(
     "/fetch-tasks",
     response_model=SuccessResponse[FetchResult],
     responses=error_responses(*ACE_CALL_ERRORS),
+    dependencies=[Depends(release_caller_check)],
 )
 async def fetch_tasks(
     user: CurrentUser,
-    session: DbSession,
     database: DatabaseDep,
     settings: SettingsDep,
     ace: AceClientDep,
@@ -71,16 +66,8 @@ async def fetch_tasks(
 ) -> SuccessResponse[FetchResult]:
     """Fetch the tasks the caller can see in ACE (changed since the account's last sync, with
     a safety overlap), their projects and assignees, and store them."""
-    guid = await ace_session_service.guid_for(session, cipher=cipher, user=user)
-    # No transaction stays open while ACE answers (on SQLite it would hold the write lock):
-    # the fetched rows are written in short transactions of their own.
-    await session.commit()
-    counts = await sync_service.fetch_tasks(
-        database=database,
-        ace=ace,
-        settings=settings,
-        creds=sync_service.SyncCredentials(guid=guid, is_admin=False),
-        account_id=user.account_id,
+    counts = await task_service.fetch_from_ace(
+        database, ace=ace, settings=settings, cipher=cipher, user=user
     )
     return SuccessResponse(
         message="Tasks fetched", data=FetchResult.model_validate({"counts": counts})

@@ -4,11 +4,11 @@ from fastapi import APIRouter
 
 from app.dependencies.client_ip import ClientIp
 from app.dependencies.clients import AceClientDep, GuidCipherDep, RateLimiterDep, SettingsDep
-from app.dependencies.get_db import DbSession
+from app.dependencies.get_db import UnitOfWork
 from app.dto.response import SuccessResponse
 from app.dto.user_dto import LoginData, UserRequest
 from app.routes.openapi import error_responses
-from app.services import auth_service, user_services
+from app.services import user_services
 
 router = APIRouter(prefix="/user", tags=["auth"])
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/user", tags=["auth"])
 )
 async def login(
     body: UserRequest,
-    session: DbSession,
+    session: UnitOfWork,
     settings: SettingsDep,
     ace: AceClientDep,
     cipher: GuidCipherDep,
@@ -28,19 +28,15 @@ async def login(
     client_ip: ClientIp,
 ) -> SuccessResponse[LoginData]:
     """Sign in with an ACE account id, username and password; returns acehub's tokens."""
-    user = await auth_service.guarded_sign_in(
+    data = await user_services.login_with_ace(
+        session,
+        settings=settings,
+        ace=ace,
+        cipher=cipher,
         limiter=limiter,
         account_id=body.account_id,
         username=body.username,
+        password=body.password,
         client_ip=client_ip,
-        sign_in=lambda: user_services.sign_in_with_ace(
-            session,
-            ace=ace,
-            cipher=cipher,
-            account_id=body.account_id,
-            username=body.username,
-            password=body.password,
-        ),
     )
-    tokens = await auth_service.issue_session(session, settings=settings, user=user)
-    return SuccessResponse(message="Signed in", data=auth_service.login_data(user, tokens))
+    return SuccessResponse(message="Signed in", data=data)

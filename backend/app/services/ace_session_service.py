@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.security import GuidCipher
-from app.dto.response import ErrorCode
-from app.errors import AppError
+from app.connection.database import Database
+from app.errors import AppError, ErrorCode
 from app.models import AceSession, User
 
 
@@ -23,3 +23,10 @@ async def guid_for(session: AsyncSession, *, cipher: GuidCipher, user: User) -> 
         )
     stored.last_used_at = datetime.now(UTC)
     return guid
+
+
+async def take_guid(database: Database, *, cipher: GuidCipher, user: User) -> str:
+    """`guid_for` in a short transaction of its own, committed before it returns: for work
+    that then calls ACE outside any transaction (on SQLite an open one holds the write lock)."""
+    async with database.session() as session, session.begin():
+        return await guid_for(session, cipher=cipher, user=user)

@@ -1,5 +1,9 @@
 """Token sessions: issuing, rotating and revoking refresh tokens; local sign-in.
 
+Each sign-in route makes one call here or in `user_services`: `login_local` (`POST
+/auth/login`) and `user_services.login_with_ace` (`POST /user/login`) run the sign-in under
+the rate limits (`guarded_sign_in`), then start a login session (`issue_session`).
+
 A login starts a *family* of refresh tokens. Each refresh rotates: the presented token is
 marked replaced and a successor is issued with the family's original expiry. Presenting a
 token that was already rotated means it leaked: the whole family is revoked (RFC 9700 §4.14).
@@ -11,20 +15,20 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import jwt_handler
+from app.auth.rate_limiter import AuthRateLimiter
 from app.auth.security import token_digest, verify_password
 from app.config import Settings
 from app.dto.auth_dto import TokenPair
-from app.dto.response import ErrorCode
 from app.dto.user_dto import LoginData
-from app.errors import AppError, AuthenticationError
+from app.errors import AppError, ErrorCode
 from app.models import AceSession, AuthSource, RefreshToken, User
 from app.models.base import utcnow
-from app.services.rate_limit_service import AuthRateLimiter
 
 # Sign-in failures that count against the rate limits (not outages, not our own refusals).
 _COUNTED_FAILURES = frozenset(
@@ -33,6 +37,8 @@ _COUNTED_FAILURES = frozenset(
 
 log = logging.getLogger(__name__)
 
+_SignedIn = TypeVar("_SignedIn")
+
 
 async def guarded_sign_in(
     *,
@@ -40,8 +46,8 @@ async def guarded_sign_in(
     account_id: str,
     username: str,
     client_ip: str,
-    sign_in: Callable[[], Awaitable[User]],
-) -> User:
+    sign_in: Callable[[], Awaitable[_SignedIn]],
+) -> _SignedIn:
     """Run `sign_in` unless the failure budget is spent (then 429 without calling it), and
     count its refusals against the budget."""
     async with limiter.login_attempt(account_id=account_id, username=username, client_ip=client_ip):
@@ -56,6 +62,30 @@ async def guarded_sign_in(
                     "sign-in refused", extra={"error_code": error.code, "client_ip": client_ip}
                 )
             raise
+
+
+async def login_local(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    limiter: AuthRateLimiter,
+    account_id: str,
+    username: str,
+    password: str,
+    client_ip: str,
+) -> LoginData:
+    """`POST /auth/login`: a local account's guarded sign-in, then a new login session."""
+    user = await guarded_sign_in(
+        limiter=limiter,
+        account_id=account_id,
+        username=username,
+        client_ip=client_ip,
+        sign_in=lambda: authenticate_local(
+            session, account_id=account_id, username=username, password=password
+        ),
+    )
+    tokens = await issue_session(session, settings=settings, user=user)
+    return login_data(user, tokens)
 
 
 def login_data(user: User, tokens: TokenPair) -> LoginData:
@@ -111,18 +141,27 @@ async def _store_pair(
     )
 
 
-async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: str) -> TokenPair:
-    """Rotate `refresh_token`; the new access token carries the role stored now.
+async def refresh(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    limiter: AuthRateLimiter,
+    client_ip: str,
+    refresh_token: str,
+) -> TokenPair:
+    """Rotate `refresh_token`; the new access token carries the role stored now. Every
+    attempt counts against the address's refresh limit (429 before anything is read).
 
     Reuse of a rotated token revokes the whole family, except a reuse within
     `REFRESH_REUSE_GRACE_SECONDS` of its rotation whose successor is still unused: that is a
     client racing itself (two tabs refreshing at once), answered 401 without the revocation.
     """
+    await limiter.hit_refresh(client_ip=client_ip)
     claims = jwt_handler.decode_token(refresh_token, settings=settings, expected="refresh")
     digest = token_digest(claims.jti)
     stored = await session.scalar(select(RefreshToken).where(RefreshToken.jti_hash == digest))
     if stored is None:
-        raise AuthenticationError("This refresh token is not known")
+        raise AppError("This refresh token is not known", code=ErrorCode.TOKEN_INVALID)
     if stored.revoked_at is not None:
         if stored.replaced_by is not None:
             if await _lost_a_race(session, stored, settings):
@@ -141,15 +180,15 @@ async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: s
                     "refresh token replayed; session family revoked",
                     extra={"event": "refresh_token_reuse", "user_id": stored.user_id},
                 )
-        raise AuthenticationError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
+        raise AppError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
     if stored.expires_at <= utcnow():
-        raise AuthenticationError("The refresh token has expired", code=ErrorCode.TOKEN_EXPIRED)
+        raise AppError("The refresh token has expired", code=ErrorCode.TOKEN_EXPIRED)
 
     user = await session.get(User, stored.user_id)
     if user is None or str(user.guid) != claims.sub:
-        raise AuthenticationError("This refresh token is not valid")
+        raise AppError("This refresh token is not valid", code=ErrorCode.TOKEN_INVALID)
     if not user.is_active or user.is_disabled:
-        raise AuthenticationError("This account is no longer active", code=ErrorCode.TOKEN_REVOKED)
+        raise AppError("This account is no longer active", code=ErrorCode.TOKEN_REVOKED)
 
     # Claim the rotation atomically: of two concurrent refreshes exactly one updates the row.
     successor = jwt_handler.create_refresh_token(
@@ -161,7 +200,7 @@ async def refresh(session: AsyncSession, *, settings: Settings, refresh_token: s
         .values(revoked_at=utcnow(), replaced_by=token_digest(successor.jti))
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise AuthenticationError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
+        raise AppError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
     return await _store_pair(
         session, settings=settings, user=user, family_id=stored.family_id, refresh=successor
     )
@@ -192,7 +231,7 @@ async def logout(session: AsyncSession, *, user: User, session_id: str) -> int:
     try:
         family_id = uuid.UUID(session_id)
     except ValueError as exc:
-        raise AuthenticationError("The token is not valid") from exc
+        raise AppError("The token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
     result = await session.execute(
         update(RefreshToken)
         .where(

@@ -8,8 +8,7 @@ from redis.asyncio import Redis
 
 from app.connection.database import Database
 from app.dto.health_dto import Readiness
-from app.dto.response import ErrorCode
-from app.errors import AppError, DatabaseUnavailableError
+from app.errors import AppError, ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +20,12 @@ async def check_ready(*, database: Database, redis: Redis | None) -> Readiness:
         await database.ping(CHECK_TIMEOUT_SECONDS)
     except Exception as exc:
         log.warning("readiness: database check failed: %s", type(exc).__name__)
-        raise DatabaseUnavailableError("The database is not reachable") from exc
+        raise AppError("The database is not reachable", code=ErrorCode.DB_UNAVAILABLE) from exc
     if redis is None:
         return Readiness()
     try:
         await redis.ping()
     except Exception as exc:
         log.warning("readiness: redis check failed: %s", type(exc).__name__)
-        raise AppError("Redis is not reachable", code=ErrorCode.DB_UNAVAILABLE) from exc
+        raise AppError("Redis is not reachable", code=ErrorCode.REDIS_UNAVAILABLE) from exc
     return Readiness(redis="ok")

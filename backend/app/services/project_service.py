@@ -10,23 +10,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Row, Select, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import QueryableAttribute
 
+from app.ace.port import AceApi
+from app.auth.caller import Caller
+from app.auth.security import GuidCipher
+from app.connection.database import Database
 from app.dto.project_dto import ProjectListQuery, ProjectPage, ProjectRead, TaskCounts
-from app.errors import NotFoundError
-from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee
-from app.services.task_service import (
+from app.errors import AppError, ErrorCode
+from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee, User
+from app.models.sync_jobs import JobCounts
+from app.services import ace_session_service
+from app.services.pagination import (
     SYNCED_THROUGH_STATEMENT,
-    Caller,
     CursorCodec,
     ValueKind,
     after_key,
+    check_page,
     order_by,
-    param_error,
     parse_sort,
     query_fingerprint,
 )
+from app.services.sync import fetch
+from app.services.sync.account_sync import SyncCredentials
 
 PROJECT_SORTS: dict[str, tuple[str, ValueKind]] = {
     "name": ("name", "str"),
@@ -36,9 +44,14 @@ PROJECT_SORTS: dict[str, tuple[str, ValueKind]] = {
 
 _PROJECT_TABLE = Project.__table__.c
 
+# An item's fields (`ProjectRead`, but its task counts): the project's columns of those names.
+_ITEM_COLUMNS: tuple[QueryableAttribute[Any], ...] = tuple(
+    getattr(Project, name) for name in ProjectRead.model_fields if name != "task_counts"
+)
 
-def _visible_projects(caller: Caller) -> Select[Project]:
-    statement = select(Project).where(
+
+def _visible_projects(caller: Caller) -> Select[Any]:
+    statement = select(*_ITEM_COLUMNS).where(
         Project.account_id == caller.account_id, Project.deleted_at.is_(None)
     )
     if caller.role is RoleEnum.member:
@@ -64,16 +77,15 @@ def _conditions(query: ProjectListQuery) -> list[ColumnElement[bool]]:
 
 
 async def list_projects(
-    session: AsyncSession, *, caller: Caller, query: ProjectListQuery, cursors: CursorCodec
+    connection: AsyncConnection, *, caller: Caller, query: ProjectListQuery, cursors: CursorCodec
 ) -> ProjectPage:
-    if query.cursor is not None and query.offset:
-        raise param_error("give either offset or cursor, not both", field="offset")
+    check_page(query)
     spec = parse_sort(query.sort, PROJECT_SORTS)
     query_id = query_fingerprint(
         "projects", caller.id, query.model_dump(exclude={"limit", "offset", "cursor"})
     )
     scope = _visible_projects(caller).where(*_conditions(query))
-    total = await session.scalar(select(func.count()).select_from(scope.subquery()))
+    total = await connection.scalar(select(func.count()).select_from(scope.subquery()))
 
     column, id_column = _PROJECT_TABLE[spec.column], _PROJECT_TABLE.id
     statement = scope
@@ -85,7 +97,7 @@ async def list_projects(
         .limit(query.limit + 1)
         .offset(query.offset)
     )
-    projects = list(await session.scalars(statement))
+    projects = (await connection.execute(statement)).all()
     page = projects[: query.limit]
     next_cursor = None
     if len(projects) > query.limit:
@@ -93,8 +105,8 @@ async def list_projects(
         next_cursor = cursors.encode(
             query_id=query_id, value=getattr(last, spec.column), last_id=last.id
         )
-    counts = await _task_counts(session, account_id=caller.account_id, projects=page)
-    through = await session.scalar(SYNCED_THROUGH_STATEMENT, {"account_id": caller.account_id})
+    counts = await _task_counts(connection, account_id=caller.account_id, projects=page)
+    through = await connection.scalar(SYNCED_THROUGH_STATEMENT, {"account_id": caller.account_id})
     return ProjectPage(
         items=[_read(project, counts) for project in page],
         total=int(total or 0),
@@ -105,16 +117,20 @@ async def list_projects(
     )
 
 
-async def get_project(session: AsyncSession, *, caller: Caller, project_id: int) -> ProjectRead:
-    project = await session.scalar(_visible_projects(caller).where(Project.id == project_id))
+async def get_project(
+    connection: AsyncConnection, *, caller: Caller, project_id: int
+) -> ProjectRead:
+    project = (
+        await connection.execute(_visible_projects(caller).where(Project.id == project_id))
+    ).first()
     if project is None:
-        raise NotFoundError("No such project in this account")
-    counts = await _task_counts(session, account_id=caller.account_id, projects=[project])
+        raise AppError("No such project in this account", code=ErrorCode.NOT_FOUND)
+    counts = await _task_counts(connection, account_id=caller.account_id, projects=[project])
     return _read(project, counts)
 
 
 async def _task_counts(
-    session: AsyncSession, *, account_id: str, projects: list[Project]
+    connection: AsyncConnection, *, account_id: str, projects: list[Row[Any]]
 ) -> dict[int, TaskCounts]:
     """Not-deleted tasks per project and status type, for all the given projects at once."""
     counts = {project.id: TaskCounts() for project in projects}
@@ -129,7 +145,7 @@ async def _task_counts(
         )
         .group_by(Task.project_id, Task.status_type)
     )
-    for project_id, status_type, number in (await session.execute(statement)).all():
+    for project_id, status_type, number in (await connection.execute(statement)).all():
         entry = counts[project_id]
         entry.total += number
         if status_type is StatusType.waiting:
@@ -141,8 +157,22 @@ async def _task_counts(
     return counts
 
 
-def _read(project: Project, counts: dict[int, TaskCounts]) -> ProjectRead:
-    fields: dict[str, Any] = {
-        name: getattr(project, name) for name in ProjectRead.model_fields if name != "task_counts"
-    }
+def _read(project: Row[Any], counts: dict[int, TaskCounts]) -> ProjectRead:
+    fields: dict[str, Any] = dict(project._mapping)
     return ProjectRead(**fields, task_counts=counts[project.id])
+
+
+async def fetch_from_ace(
+    database: Database, *, ace: AceApi, cipher: GuidCipher, user: User
+) -> JobCounts:
+    """`POST /projects/fetch-projects`: the projects the caller sees in ACE, with the caller's
+    ACE session, upserted; counts per entity. No transaction stays open while ACE answers (on
+    SQLite it would hold the write lock): the session's use is committed first, and the
+    fetched rows are written in short transactions of their own."""
+    guid = await ace_session_service.take_guid(database, cipher=cipher, user=user)
+    return await fetch.fetch_projects(
+        database=database,
+        ace=ace,
+        creds=SyncCredentials(guid=guid, is_admin=False),
+        account_id=user.account_id,
+    )

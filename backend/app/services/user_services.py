@@ -3,42 +3,96 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ace.client import AceClient
-from app.ace.dto import AceIdentity
+from app.ace.port import AceApi
+from app.auth.rate_limiter import AuthRateLimiter
 from app.auth.security import GuidCipher, hash_password
+from app.config import Settings
 from app.connection.dialect import upsert_insert
-from app.dto.response import ErrorCode
-from app.errors import AppError, ConflictError, NotFoundError
+from app.dto.user_dto import LoginData
+from app.errors import AppError, ErrorCode
 from app.models import AceSession, AuthSource, RoleEnum, User
 from app.models.base import utcnow
-from app.services import auth_service
+from app.services import ace_identity, auth_service
+from app.services.ace_identity import AceIdentity
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AceSignIn:
+    """A user signed in through ACE: the acehub user, and the identity ACE vouched for (with
+    the ACE session's GUID)."""
+
+    user: User
+    identity: AceIdentity
 
 
 async def sign_in_with_ace(
     session: AsyncSession,
     *,
-    ace: AceClient,
+    ace: AceApi,
     cipher: GuidCipher,
+    limiter: AuthRateLimiter,
     account_id: str,
     username: str,
     password: str,
-) -> User:
-    """Verify the credentials with ACE, upsert the user and keep the ACE session (encrypted)."""
-    identity = await ace.authenticate(account_id, username, password)
-    user = await upsert_ace_user(session, identity)
-    if user.is_disabled:
-        raise AppError(
-            "This account was deactivated in acehub; ask an administrator",
-            code=ErrorCode.ACCOUNT_INACTIVE,
-        )
-    await store_ace_session(session, cipher=cipher, user_id=user.id, guid=identity.guid)
-    return user
+    client_ip: str,
+) -> AceSignIn:
+    """The one sign-in through ACE (`POST /user/login` and `acehub sync`): under the rate
+    limits (`auth_service.guarded_sign_in`), verify the credentials with ACE, upsert the user,
+    refuse one deactivated in acehub (`ACCOUNT_INACTIVE`), and keep the ACE session
+    (encrypted)."""
+
+    async def sign_in() -> AceSignIn:
+        identity = await ace_identity.authenticate(ace, account_id, username, password)
+        user = await upsert_ace_user(session, identity)
+        if user.is_disabled:
+            raise AppError(
+                "This account was deactivated in acehub; ask an administrator",
+                code=ErrorCode.ACCOUNT_INACTIVE,
+            )
+        await store_ace_session(session, cipher=cipher, user_id=user.id, guid=identity.guid)
+        return AceSignIn(user=user, identity=identity)
+
+    return await auth_service.guarded_sign_in(
+        limiter=limiter,
+        account_id=account_id,
+        username=username,
+        client_ip=client_ip,
+        sign_in=sign_in,
+    )
+
+
+async def login_with_ace(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    ace: AceApi,
+    cipher: GuidCipher,
+    limiter: AuthRateLimiter,
+    account_id: str,
+    username: str,
+    password: str,
+    client_ip: str,
+) -> LoginData:
+    """`POST /user/login`: `sign_in_with_ace`, then a new login session (acehub's tokens)."""
+    signed_in = await sign_in_with_ace(
+        session,
+        ace=ace,
+        cipher=cipher,
+        limiter=limiter,
+        account_id=account_id,
+        username=username,
+        password=password,
+        client_ip=client_ip,
+    )
+    tokens = await auth_service.issue_session(session, settings=settings, user=signed_in.user)
+    return auth_service.login_data(signed_in.user, tokens)
 
 
 async def upsert_ace_user(session: AsyncSession, identity: AceIdentity) -> User:
@@ -113,7 +167,9 @@ async def create_local_admin(
         select(User.id).where(User.account_id == account_id, User.username == username)
     )
     if existing is not None:
-        raise ConflictError(f"User {username!r} already exists in account {account_id!r}")
+        raise AppError(
+            f"User {username!r} already exists in account {account_id!r}", code=ErrorCode.CONFLICT
+        )
     user = User(
         account_id=account_id,
         username=username,
@@ -133,7 +189,7 @@ async def get_account_user(session: AsyncSession, *, account_id: str, user_id: i
         select(User).where(User.id == user_id, User.account_id == account_id)
     )
     if user is None:
-        raise NotFoundError("No such user in this account")
+        raise AppError("No such user in this account", code=ErrorCode.NOT_FOUND)
     return user
 
 
@@ -149,7 +205,9 @@ async def list_users(
 async def set_role(session: AsyncSession, *, actor: User, user_id: int, role: RoleEnum) -> User:
     user = await get_account_user(session, account_id=actor.account_id, user_id=user_id)
     if user.id == actor.id and role is not RoleEnum.admin:
-        raise ConflictError("Admins cannot demote themselves; ask another admin")
+        raise AppError(
+            "Admins cannot demote themselves; ask another admin", code=ErrorCode.CONFLICT
+        )
     user.role = role
     user.role_set_locally = True
     await session.flush()
@@ -160,7 +218,7 @@ async def set_role(session: AsyncSession, *, actor: User, user_id: int, role: Ro
 async def set_disabled(session: AsyncSession, *, actor: User, user_id: int, disabled: bool) -> User:
     user = await get_account_user(session, account_id=actor.account_id, user_id=user_id)
     if user.id == actor.id and disabled:
-        raise ConflictError("Admins cannot deactivate themselves")
+        raise AppError("Admins cannot deactivate themselves", code=ErrorCode.CONFLICT)
     user.is_disabled = disabled
     await session.flush()
     if disabled:

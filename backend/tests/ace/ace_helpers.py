@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
 import httpx
 
-from app.ace.client import AceClientConfig
+from app.ace.breaker import CircuitBreaker, InProcessBreaker, RedisBreaker
+from app.ace.client import AceClient
+from app.ace.dto import AceTask, AceTimeEntry
+from app.ace.transport import AceClientConfig
 from app.config import Settings
 
 # Timeouts small enough for a fast suite, large enough for a loaded CI machine.
@@ -67,3 +72,48 @@ class RequestLog:
 
     def __len__(self) -> int:
         return len(self.requests)
+
+
+async def all_tasks(client: AceClient, guid: str, **filters: Any) -> list[AceTask]:
+    """Every task `iter_task_pages` lists with these filters, all pages."""
+    return [task async for page in client.iter_task_pages(guid, **filters) for task in page]
+
+
+async def all_time_entries(
+    client: AceClient, guid: str, *, date_from: date, date_to: date, **filters: Any
+) -> list[AceTimeEntry]:
+    """Every entry of every window of `iter_time_report`."""
+    windows = client.iter_time_report(guid, date_from=date_from, date_to=date_to, **filters)
+    return [entry async for window in windows for entry in window]
+
+
+class BreakerState(StrEnum):
+    closed = "closed"
+    open = "open"
+    half_open = "half_open"
+
+
+@dataclass(frozen=True)
+class BreakerSnapshot:
+    state: BreakerState
+    failures: int
+
+
+async def breaker_state(breaker: CircuitBreaker) -> BreakerSnapshot:
+    """A breaker's state, read from its store by the rules of `app.ace.breaker` (the client
+    never asks for it, so only the tests read it)."""
+    if isinstance(breaker, InProcessBreaker):
+        failures, opened_until, now = breaker._failures, breaker._opened_until, breaker._clock()
+    else:
+        assert isinstance(breaker, RedisBreaker)
+        raw: dict[Any, Any] = await breaker._redis.hgetall(breaker.key)
+        values = {
+            (k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()
+        }
+        failures = int(values.get("failures", 0))
+        opened_until, now = values.get("opened_until", 0.0), breaker._clock()
+    if failures < breaker.failure_threshold:
+        return BreakerSnapshot(BreakerState.closed, failures)
+    if now < opened_until:
+        return BreakerSnapshot(BreakerState.open, failures)
+    return BreakerSnapshot(BreakerState.half_open, failures)

@@ -7,7 +7,8 @@ call counts and the default sandbox configuration, and restores them afterwards.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,8 @@ from ace_sandbox.data import DEMO_PASSWORD, generate
 from ace_sandbox.models import ACCESS_DENIED, ACCESS_INACTIVE, User
 from ace_sandbox.testing import SandboxServer
 from app.ace.breaker import InProcessBreaker
-from app.ace.client import AceClient, create_http_client
+from app.ace.client import AceClient
+from app.ace.transport import create_http_client
 
 from .ace_helpers import (
     D9_ACCOUNT,
@@ -82,10 +84,20 @@ async def http(request_log: RequestLog) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def client(ace: SandboxServer, http: httpx.AsyncClient) -> AceClient:
-    # A breaker that does not trip in ordinary tests; the breaker tests build their own.
-    breaker = InProcessBreaker(failure_threshold=1000, reset_seconds=1)
-    return AceClient(http, make_config(ace.url), breaker=breaker)
+def make_ace(ace: SandboxServer, http: httpx.AsyncClient) -> Callable[..., AceClient]:
+    """Clients of the sandbox, with some knobs of the test configuration changed."""
+
+    def build(**config: Any) -> AceClient:
+        # A breaker that does not trip in ordinary tests; the breaker tests build their own.
+        breaker = InProcessBreaker(failure_threshold=1000, reset_seconds=1)
+        return AceClient(http, make_config(ace.url, **config), breaker=breaker)
+
+    return build
+
+
+@pytest.fixture
+def client(make_ace: Callable[..., AceClient]) -> AceClient:
+    return make_ace()
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.ace.breaker import BreakerState, CircuitBreaker, InProcessBreaker, RedisBreaker
+from app.ace.breaker import CircuitBreaker, InProcessBreaker, RedisBreaker
+
+from .ace_helpers import BreakerState, breaker_state
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -67,11 +69,11 @@ async def test_opens_after_consecutive_failures_then_probes_once(
     for _ in range(2):
         assert await breaker.acquire() is None
         await breaker.record_failure()
-    assert (await breaker.snapshot()).state is BreakerState.closed
+    assert (await breaker_state(breaker)).state is BreakerState.closed
 
     assert await breaker.acquire() is None
     await breaker.record_failure()
-    snap = await breaker.snapshot()
+    snap = await breaker_state(breaker)
     assert snap.state is BreakerState.open
     assert snap.failures == 3
 
@@ -81,12 +83,12 @@ async def test_opens_after_consecutive_failures_then_probes_once(
     assert await breaker.acquire() == pytest.approx(6)
 
     clock.now += 6
-    assert (await breaker.snapshot()).state is BreakerState.half_open
+    assert (await breaker_state(breaker)).state is BreakerState.half_open
     assert await breaker.acquire() is None  # the one probe
     assert await breaker.acquire() is not None  # everyone else still fails fast
 
     await breaker.record_success()
-    assert (await breaker.snapshot()).state is BreakerState.closed
+    assert (await breaker_state(breaker)).state is BreakerState.closed
     assert await breaker.acquire() is None
 
 
@@ -97,7 +99,7 @@ async def test_failed_probe_reopens(breaker_and_clock: tuple[CircuitBreaker, Fak
     clock.now += 10
     assert await breaker.acquire() is None
     await breaker.record_failure()
-    assert (await breaker.snapshot()).state is BreakerState.open
+    assert (await breaker_state(breaker)).state is BreakerState.open
     assert await breaker.acquire() == pytest.approx(10)
 
 
@@ -110,7 +112,7 @@ async def test_success_resets_the_count(
     await breaker.record_success()
     for _ in range(2):
         await breaker.record_failure()
-    assert (await breaker.snapshot()).state is BreakerState.closed
+    assert (await breaker_state(breaker)).state is BreakerState.closed
 
 
 async def test_lost_probe_lease_expires(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from itertools import pairwise
 
@@ -13,11 +14,13 @@ import pytest
 from ace_sandbox.data import DEMO_PASSWORD
 from ace_sandbox.models import Task
 from ace_sandbox.testing import SandboxServer
-from app.ace.client import USER_AGENT, AceClient, AceClientConfig, create_http_client
-from app.ace.dto import AceStatusType
-from app.ace.errors import AceRequestRefusedError
-from app.dto.response import ErrorCode
-from app.errors import AceError
+from app.ace.client import AceClient
+from app.ace.errors import AceError, AceRequestRefusedError
+from app.ace.port import AceApi
+from app.ace.transport import USER_AGENT, AceClientConfig, create_http_client
+from app.errors import ErrorCode
+from app.models.enums import StatusType
+from app.services.ace_identity import authenticate, is_ace_admin, may_sign_in
 
 from .ace_helpers import (
     D9_ACCOUNT,
@@ -27,6 +30,8 @@ from .ace_helpers import (
     INACTIVE_USERNAME,
     PAGE_SIZE,
     RequestLog,
+    all_tasks,
+    all_time_entries,
     make_settings,
 )
 
@@ -72,7 +77,7 @@ async def test_public_settings(client: AceClient) -> None:
 async def test_authenticate_resolves_the_user(
     client: AceClient, ace: SandboxServer, username: str, is_admin: bool
 ) -> None:
-    identity = await client.authenticate("demo", username, DEMO_PASSWORD)
+    identity = await authenticate(client, "demo", username, DEMO_PASSWORD)
     user = ace.store["demo"].find_login(username)
     assert user is not None
     assert identity.user_id == user.user_id
@@ -87,7 +92,7 @@ async def test_authenticate_resolves_the_user(
 async def test_authenticate_with_email_address(client: AceClient, ace: SandboxServer) -> None:
     user = ace.store["demo"].find_login("alice")
     assert user is not None
-    identity = await client.authenticate("demo", user.email_alert, DEMO_PASSWORD)
+    identity = await authenticate(client, "demo", user.email_alert, DEMO_PASSWORD)
     assert identity.user_id == user.user_id
 
 
@@ -116,7 +121,7 @@ async def test_authenticate_refusals(
     public_settings_calls: int,
 ) -> None:
     with pytest.raises(AceError) as caught:
-        await client.authenticate(account, username, password)
+        await authenticate(client, account, username, password)
     assert caught.value.code is code
     assert ace.stats.count("login") == (1 if account and password else 0)  # D5: no retry
     assert ace.stats.count("getpublicsettings") == public_settings_calls
@@ -136,7 +141,7 @@ async def test_d9_credentials_arrive_byte_exact(
     client: AceClient, ace: SandboxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    identity = await client.authenticate(D9_ACCOUNT, D9_USERNAME, D9_PASSWORD)
+    identity = await authenticate(client, D9_ACCOUNT, D9_USERNAME, D9_PASSWORD)
     assert identity.username == D9_USERNAME
     login = next(r for r in ace.stats.recent() if r["fct"] == "login")
     assert login["params"]["password"] == D9_PASSWORD
@@ -164,8 +169,8 @@ async def test_get_users_with_filters(
     assert len(await client.get_users(admin_guid, active=True)) == 3
     assert await client.get_users(admin_guid, active=False) == []
     admin = next(u for u in users if u.username == "admin")
-    assert admin.is_admin
-    assert admin.can_sign_in
+    assert is_ace_admin(admin)
+    assert may_sign_in(admin)
     assert admin.modified_at is not None
     assert admin.modified_at.tzinfo is not None
 
@@ -200,7 +205,7 @@ async def test_get_projects(client: AceClient, ace: SandboxServer, admin_guid: s
 
 async def test_get_tasks_all_fields(client: AceClient, ace: SandboxServer, admin_guid: str) -> None:
     account = ace.store["demo"]
-    tasks = await client.get_tasks(admin_guid)
+    tasks = await all_tasks(client, admin_guid)
     assert len(tasks) == len(account.tasks)
     assert len({t.task_id for t in tasks}) == len(tasks)
     for task in tasks:
@@ -230,10 +235,14 @@ async def test_get_tasks_all_fields(client: AceClient, ace: SandboxServer, admin
     ],
 )
 async def test_paging_stops_at_the_right_page(
-    client: AceClient, ace: SandboxServer, admin_guid: str, page_size: int, requests: int
+    make_ace: Callable[..., AceClient],
+    ace: SandboxServer,
+    admin_guid: str,
+    page_size: int,
+    requests: int,
 ) -> None:
     assert len(ace.store["demo"].tasks) == 24
-    paged = client.with_config(page_size=page_size)
+    paged = make_ace(page_size=page_size)
     pages = [page async for page in paged.iter_task_pages(admin_guid)]
     assert sum(len(p) for p in pages) == 24
     assert all(0 < len(p) <= page_size for p in pages)
@@ -268,16 +277,16 @@ async def test_tasks_filtered_by_assignee_project_and_modified_since(
     account = ace.store["demo"]
     alice = account.find_login("alice")
     assert alice is not None
-    mine = await client.get_tasks(admin_guid, assigned_user_id=alice.user_id)
+    mine = await all_tasks(client, admin_guid, assigned_user_id=alice.user_id)
     assert {t.task_id for t in mine} == account.tasks_by_assignee[alice.user_id]
 
     project_id = min(account.projects)
-    in_project = await client.get_tasks(admin_guid, project_id=project_id)
+    in_project = await all_tasks(client, admin_guid, project_id=project_id)
     assert {t.task_id for t in in_project} == account.tasks_by_project[project_id]
 
     days = sorted(t.date_modified.date() for t in account.tasks.values())
     since = days[len(days) // 2]
-    recent = await client.get_tasks(admin_guid, modified_since=since)
+    recent = await all_tasks(client, admin_guid, modified_since=since)
     assert {t.task_id for t in recent} == {
         t.task_id for t in account.tasks.values() if t.date_modified.date() >= since
     }
@@ -292,24 +301,24 @@ async def test_a_normal_user_sees_only_their_projects(
     client: AceClient, ace: SandboxServer
 ) -> None:
     account = ace.store["demo"]
-    bob = await client.authenticate("demo", "bob", DEMO_PASSWORD)
-    tasks = await client.get_tasks(bob.guid)
+    bob = await authenticate(client, "demo", "bob", DEMO_PASSWORD)
+    tasks = await all_tasks(client, bob.guid)
     visible = account.projects_by_member[bob.user_id]
     assert tasks
     assert {t.project_id for t in tasks} <= visible
 
 
 async def test_json_date_format_parses_to_the_same_rows(
-    client: AceClient, ace: SandboxServer, admin_guid: str
+    client: AceClient, make_ace: Callable[..., AceClient], ace: SandboxServer, admin_guid: str
 ) -> None:
-    iso_tasks = await client.get_tasks(admin_guid)
-    iso_time = await client.get_time_report(
-        admin_guid, date_from=date(2025, 4, 1), date_to=date(2025, 6, 30)
+    iso_tasks = await all_tasks(client, admin_guid)
+    iso_time = await all_time_entries(
+        client, admin_guid, date_from=date(2025, 4, 1), date_to=date(2025, 6, 30)
     )
-    json_client = client.with_config(response_format="json")
-    json_tasks = await json_client.get_tasks(admin_guid)
-    json_time = await json_client.get_time_report(
-        admin_guid, date_from=date(2025, 4, 1), date_to=date(2025, 6, 30)
+    json_client = make_ace(response_format="json")
+    json_tasks = await all_tasks(json_client, admin_guid)
+    json_time = await all_time_entries(
+        json_client, admin_guid, date_from=date(2025, 4, 1), date_to=date(2025, 6, 30)
     )
     assert ace.stats.recent()[-1]["params"]["format"] == "json"
     assert json_tasks == iso_tasks
@@ -320,19 +329,19 @@ async def test_json_date_format_parses_to_the_same_rows(
 async def test_empty_dates_as_strings_parse_like_nulls(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
-    with_nulls = await client.get_tasks(admin_guid)
+    with_nulls = await all_tasks(client, admin_guid)
     ace.app.config.empty_dates_as_string = True
-    with_strings = await client.get_tasks(admin_guid)
+    with_strings = await all_tasks(client, admin_guid)
     assert with_strings == with_nulls
     assert any(t.actual_end is None for t in with_strings)
 
 
 async def test_task_ids_of_a_user_as_assignee_and_as_reviewer(
-    client: AceClient, ace: SandboxServer, admin_guid: str
+    make_ace: Callable[..., AceClient], ace: SandboxServer, admin_guid: str
 ) -> None:
     """The assignee pass of a sync: all pages, each id once, full rows (no `forcombo`)."""
     account = ace.store["demo"]
-    client = client.with_config(page_size=2)  # several pages per user
+    client = make_ace(page_size=2)  # several pages per user
     for user_id in account.users:
         expected_assigned = {
             tid
@@ -358,7 +367,7 @@ async def test_task_statuses_per_project(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
     account = ace.store["demo"]
-    types = {0: AceStatusType.waiting, 1: AceStatusType.completed, 2: AceStatusType.in_progress}
+    types = {0: StatusType.waiting, 1: StatusType.completed, 2: StatusType.in_progress}
     lists = {}
     for project_id in account.projects:
         statuses = await client.get_task_statuses(admin_guid, project_id=project_id)
@@ -379,7 +388,7 @@ async def test_every_paged_function_follows_a_capped_page_size(
     full = (
         await client.get_users(admin_guid),
         await client.get_projects(admin_guid),
-        await client.get_tasks(admin_guid),
+        await all_tasks(client, admin_guid),
     )
     ace.app.config.max_rows_per_page = 2
     try:
@@ -387,7 +396,7 @@ async def test_every_paged_function_follows_a_capped_page_size(
         capped = (
             await client.get_users(admin_guid),
             await client.get_projects(admin_guid),
-            await client.get_tasks(admin_guid),
+            await all_tasks(client, admin_guid),
         )
     finally:
         ace.app.config.max_rows_per_page = None
@@ -401,7 +410,7 @@ async def test_time_report_in_windows(
 ) -> None:
     account = ace.store["demo"]
     first, last = date(2025, 1, 1), date(2025, 7, 1)  # 182 days: six windows
-    entries = await client.get_time_report(admin_guid, date_from=first, date_to=last)
+    entries = await all_time_entries(client, admin_guid, date_from=first, date_to=last)
     expected = {
         (e.timesheet_line_id, e.date_worked.date())
         for e in account.time_entries_between(first, last)
@@ -427,19 +436,19 @@ async def test_time_report_filters(client: AceClient, ace: SandboxServer, admin_
     bob = account.find_login("bob")
     assert bob is not None
     first, last = date(2025, 1, 1), date(2025, 7, 1)
-    mine = await client.get_time_report(
-        admin_guid, date_from=first, date_to=last, user_id=bob.user_id
+    mine = await all_time_entries(
+        client, admin_guid, date_from=first, date_to=last, user_id=bob.user_id
     )
     assert mine
     assert {e.creator_user_id for e in mine} == {bob.user_id}
     project_id = mine[0].project_id
     assert project_id is not None
-    in_project = await client.get_time_report(
-        admin_guid, date_from=first, date_to=last, project_id=project_id
+    in_project = await all_time_entries(
+        client, admin_guid, date_from=first, date_to=last, project_id=project_id
     )
     assert {e.project_id for e in in_project} == {project_id}
     with pytest.raises(ValueError, match="date_from"):
-        await client.get_time_report(admin_guid, date_from=last, date_to=first)
+        await all_time_entries(client, admin_guid, date_from=last, date_to=first)
 
 
 # --- GUID life cycle ----------------------------------------------------------------------
@@ -453,7 +462,7 @@ async def test_expired_guid_is_revalidated_once_then_session_expired(
     await asyncio.sleep(1.2)
     ace.stats.reset()
     with pytest.raises(AceError) as caught:
-        await client.get_tasks(guid)
+        await all_tasks(client, guid)
     assert caught.value.code is ErrorCode.ACE_SESSION_EXPIRED
     assert ace.stats.count("gettasks") == 1
     assert ace.stats.count("getlogininfo") == 1
@@ -481,7 +490,7 @@ async def test_fail_with_a_valid_guid_is_retried_once_then_bad_response(
     # No public method sends an invalid parameter, so this drives the shared plumbing that
     # every GUID method goes through with one the sandbox refuses (3001).
     with pytest.raises(AceRequestRefusedError) as caught:
-        await client._guid_call("gettasks", admin_guid, {"sortorder": "NO_SUCH_FIELD"})
+        await client.transport.guid_call("gettasks", admin_guid, {"sortorder": "NO_SUCH_FIELD"})
     assert caught.value.code is ErrorCode.ACE_BAD_RESPONSE
     assert caught.value.error_number == 3001
     assert ace.stats.count("gettasks") == 2
@@ -501,13 +510,18 @@ async def test_from_settings_and_http_client_factory(
         assert http.timeout.read == settings.ace_timeout_seconds
         assert http.timeout.connect == settings.ace_connect_timeout_seconds
         client = AceClient.from_settings(settings, http)
-        assert client.config.page_size == 7
-        assert client.config.max_retries == settings.ace_max_retries
-        assert client.config.deadline_seconds == pytest.approx(
+        assert client.transport.config.page_size == 7
+        assert client.transport.config.max_retries == settings.ace_max_retries
+        assert client.transport.config.deadline_seconds == pytest.approx(
             settings.ace_timeout_seconds + settings.ace_connect_timeout_seconds
         )
-        identity = await client.authenticate("demo", "admin", DEMO_PASSWORD)
-        assert len(await client.get_tasks(identity.guid)) == 24
+        identity = await authenticate(client, "demo", "admin", DEMO_PASSWORD)
+        assert len(await all_tasks(client, identity.guid)) == 24
+
+
+def test_the_client_is_what_the_services_speak_to(client: AceClient) -> None:
+    api: AceApi = client  # mypy checks that the client satisfies the port structurally
+    assert api is client
 
 
 def test_config_rejects_a_non_http_url() -> None:
@@ -518,7 +532,7 @@ def test_config_rejects_a_non_http_url() -> None:
 async def test_parameters_are_encoded_as_ace_expects() -> None:
     async with httpx.AsyncClient() as http:
         client = AceClient(http, AceClientConfig(api_url="http://127.0.0.1:9/"))
-        form = client._form(
+        form = client.transport._form(
             "gettasks", {"a": datetime(2025, 5, 1, 23, 59), "b": True, "c": None, "d": 7}
         )
     assert form == {

@@ -11,7 +11,6 @@ from app.ace.dto import (
     AceLogin,
     AceProject,
     AcePublicSettings,
-    AceStatusType,
     AceTask,
     AceTaskStatus,
     AceTimeEntry,
@@ -19,6 +18,8 @@ from app.ace.dto import (
     parse_ace_date,
     parse_ace_datetime,
 )
+from app.models.enums import StatusType
+from app.services.ace_identity import is_ace_admin, may_sign_in
 
 MODIFIED = datetime(2025, 5, 1, 9, 30, 15, tzinfo=UTC)
 
@@ -149,16 +150,14 @@ def test_percent_done_is_read_in_tenths(raw: object, expected: float | None) -> 
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        (0, AceStatusType.waiting),
-        ("1", AceStatusType.completed),
-        (2, AceStatusType.in_progress),
+        (0, StatusType.waiting),
+        ("1", StatusType.completed),
+        (2, StatusType.in_progress),
         (3, None),
         (None, None),
     ],
 )
-def test_completed_status_is_the_documented_code(
-    code: object, expected: AceStatusType | None
-) -> None:
+def test_completed_status_is_the_documented_code(code: object, expected: StatusType | None) -> None:
     status = AceTaskStatus.model_validate(
         {"TASK_STATUS_ID": 9, "TASK_STATUS_NAME": "Review", "COMPLETED_STATUS": code}
     )
@@ -209,15 +208,15 @@ def test_user_active_flags(raw: object, expected: bool | None) -> None:
         {"USER_ID": "4", "USERNAME": "alice", "ACTIVE": raw, "ACCESS_LEVEL": "2"}
     )
     assert user.active is expected
-    assert user.is_admin
+    assert is_ace_admin(user)
 
 
 def test_user_access_status_decides_sign_in() -> None:
     base = {"USER_ID": 4, "USERNAME": "alice"}
-    assert AceUser.model_validate(base).can_sign_in
-    assert AceUser.model_validate(base | {"ACCESS_STATUS": 1, "ACTIVE": True}).can_sign_in
-    assert not AceUser.model_validate(base | {"ACCESS_STATUS": 2, "ACTIVE": True}).can_sign_in
-    assert not AceUser.model_validate(base | {"ACTIVE": "False"}).can_sign_in
+    assert may_sign_in(AceUser.model_validate(base))
+    assert may_sign_in(AceUser.model_validate(base | {"ACCESS_STATUS": 1, "ACTIVE": True}))
+    assert not may_sign_in(AceUser.model_validate(base | {"ACCESS_STATUS": 2, "ACTIVE": True}))
+    assert not may_sign_in(AceUser.model_validate(base | {"ACTIVE": "False"}))
     with pytest.raises(ValidationError):
         AceUser.model_validate(base | {"ACTIVE": "maybe"})
 
@@ -232,7 +231,7 @@ def test_project_status_time_rows() -> None:
     status = AceTaskStatus.model_validate(
         {"TASK_STATUS_ID": 6, "TASK_STATUS_NAME": "Cancelled", "COMPLETED_STATUS": 1}
     )
-    assert status.status_type is AceStatusType.completed
+    assert status.status_type is StatusType.completed
 
     entry = AceTimeEntry.model_validate(
         {

@@ -11,20 +11,27 @@ import logging
 import socket
 import time
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
 from ace_sandbox.data import DEMO_PASSWORD
 from ace_sandbox.testing import SandboxServer
-from app.ace.breaker import BreakerState, CircuitBreaker, InProcessBreaker, RedisBreaker
+from app.ace.breaker import CircuitBreaker, InProcessBreaker, RedisBreaker
 from app.ace.client import AceClient
-from app.ace.errors import AceCircuitOpenError, AceThrottledError
-from app.dto.response import ErrorCode
-from app.errors import AceError
+from app.ace.errors import AceError
+from app.errors import ErrorCode
 
-from .ace_helpers import DEADLINE, READ_TIMEOUT, RequestLog, make_config
+from .ace_helpers import (
+    DEADLINE,
+    READ_TIMEOUT,
+    BreakerState,
+    RequestLog,
+    all_tasks,
+    breaker_state,
+    make_config,
+)
 
 # Room for a slow CI machine on top of the configured deadline.
 SLACK = 1.0
@@ -90,13 +97,13 @@ async def test_d2_latency_beyond_read_timeout_is_timeout(
 
 
 async def test_d2_slow_drip_hits_the_overall_deadline(
-    client: AceClient, ace: SandboxServer, admin_guid: str
+    make_ace: Callable[..., AceClient], ace: SandboxServer, admin_guid: str
 ) -> None:
     # Each chunk arrives well within the read timeout; only the deadline can stop it.
     ace.faults.set(drip_bytes=64, drip_delay=READ_TIMEOUT / 5, fcts=["gettasks"])
     deadline = 1.0
-    slow = client.with_config(deadline_seconds=deadline)
-    _, elapsed = await expect_error(slow.get_tasks(admin_guid), ErrorCode.ACE_TIMEOUT)
+    slow = make_ace(deadline_seconds=deadline)
+    _, elapsed = await expect_error(all_tasks(slow, admin_guid), ErrorCode.ACE_TIMEOUT)
     assert deadline - 0.1 < elapsed < deadline + SLACK
     assert ace.stats.count("gettasks") == 1  # a spent deadline is not retried
 
@@ -123,9 +130,9 @@ async def test_d3_transient_5xx_is_retried_then_succeeds(
 async def test_d3_persistent_5xx_gives_up_after_bounded_attempts(
     client: AceClient, ace: SandboxServer, admin_guid: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="app.ace.client")
+    caplog.set_level(logging.WARNING, logger="app.ace.transport")
     ace.faults.set(error_every=1, error_status=502, fcts=["gettasks"])
-    error, elapsed = await expect_error(client.get_tasks(admin_guid), ErrorCode.ACE_UNAVAILABLE)
+    error, elapsed = await expect_error(all_tasks(client, admin_guid), ErrorCode.ACE_UNAVAILABLE)
     assert ace.stats.count("gettasks") == ATTEMPTS
     assert elapsed < DEADLINE
     assert error.headers == {}
@@ -158,8 +165,8 @@ async def test_d4_long_retry_after_is_not_waited_for(
     client: AceClient, ace: SandboxServer, admin_guid: str, status: int
 ) -> None:
     ace.faults.set(throttle_status=status, throttle_budget=0, retry_after=30, fcts=["gettasks"])
-    error, elapsed = await expect_error(client.get_tasks(admin_guid), ErrorCode.ACE_UNAVAILABLE)
-    assert isinstance(error, AceThrottledError)
+    error, elapsed = await expect_error(all_tasks(client, admin_guid), ErrorCode.ACE_UNAVAILABLE)
+    assert error.message == "ACE asked to slow down; try again later"
     assert error.headers["Retry-After"] == "30"
     assert ace.stats.count("gettasks") == 1
     assert elapsed < 0.5
@@ -189,7 +196,7 @@ async def test_d4_throttled_on_every_attempt_gives_up(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
     ace.faults.set(throttle_status=429, throttle_budget=0, retry_after=0, fcts=["gettasks"])
-    error, _ = await expect_error(client.get_tasks(admin_guid), ErrorCode.ACE_UNAVAILABLE)
+    error, _ = await expect_error(all_tasks(client, admin_guid), ErrorCode.ACE_UNAVAILABLE)
     assert error.headers["Retry-After"] == "1"
     assert ace.stats.count("gettasks") == ATTEMPTS
 
@@ -199,7 +206,7 @@ async def test_d4_other_4xx_is_bad_response_and_not_retried(
     client: AceClient, ace: SandboxServer, admin_guid: str, status: int
 ) -> None:
     ace.faults.set(html_error=status, fcts=["gettasks"])
-    await expect_error(client.get_tasks(admin_guid), ErrorCode.ACE_BAD_RESPONSE)
+    await expect_error(all_tasks(client, admin_guid), ErrorCode.ACE_BAD_RESPONSE)
     assert ace.stats.count("gettasks") == 1
 
 
@@ -224,7 +231,7 @@ async def test_d6_truncated_json_is_bad_response(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
     ace.faults.set(malformed=True, fcts=["gettasks"])
-    await expect_error(client.get_tasks(admin_guid), ErrorCode.ACE_BAD_RESPONSE)
+    await expect_error(all_tasks(client, admin_guid), ErrorCode.ACE_BAD_RESPONSE)
     assert ace.stats.count("gettasks") == 1
 
 
@@ -234,11 +241,11 @@ async def test_d6_truncated_json_is_bad_response(
 async def test_d7_oversized_body_is_refused_with_bounded_memory(
     client: AceClient, ace: SandboxServer, admin_guid: str
 ) -> None:
-    cap = client.config.max_response_bytes
+    cap = client.transport.config.max_response_bytes
     ace.faults.set(oversize_mb=40, fcts=["gettasks"])
     tracemalloc.start()
     try:
-        _, elapsed = await expect_error(client.get_tasks(admin_guid), ErrorCode.ACE_BAD_RESPONSE)
+        _, elapsed = await expect_error(all_tasks(client, admin_guid), ErrorCode.ACE_BAD_RESPONSE)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -248,10 +255,10 @@ async def test_d7_oversized_body_is_refused_with_bounded_memory(
 
 
 async def test_d7_declared_content_length_over_the_cap_is_refused_unread(
-    client: AceClient, ace: SandboxServer, admin_guid: str
+    make_ace: Callable[..., AceClient], ace: SandboxServer, admin_guid: str
 ) -> None:
-    tiny = client.with_config(max_response_bytes=1024)
-    error, _ = await expect_error(tiny.get_tasks(admin_guid), ErrorCode.ACE_BAD_RESPONSE)
+    tiny = make_ace(max_response_bytes=1024)
+    error, _ = await expect_error(all_tasks(tiny, admin_guid), ErrorCode.ACE_BAD_RESPONSE)
     assert "larger than 1024 bytes" in error.message
 
 
@@ -303,14 +310,14 @@ async def test_d10_breaker_opens_fails_fast_probes_and_closes(
         await expect_error(
             client.get_task_statuses(guid, project_id=1000), ErrorCode.ACE_UNAVAILABLE
         )
-    assert (await breaker.snapshot()).state is BreakerState.open
+    assert (await breaker_state(breaker)).state is BreakerState.open
     calls = ace.stats.count()
 
     # open: fails fast, upstream untouched, with a Retry-After hint
     error, elapsed = await expect_error(
         client.get_task_statuses(guid, project_id=1000), ErrorCode.ACE_UNAVAILABLE
     )
-    assert isinstance(error, AceCircuitOpenError)
+    assert error.message == "ACE is unavailable (circuit open); try again later"
     assert error.headers["Retry-After"] == "1"
     await expect_error(client.login("demo", "admin", DEMO_PASSWORD), ErrorCode.ACE_UNAVAILABLE)
     assert elapsed < 0.1
@@ -320,20 +327,20 @@ async def test_d10_breaker_opens_fails_fast_probes_and_closes(
     await _wait_half_open(breaker)
     await expect_error(client.get_task_statuses(guid, project_id=1000), ErrorCode.ACE_UNAVAILABLE)
     assert ace.stats.count() == calls + 1
-    assert (await breaker.snapshot()).state is BreakerState.open
+    assert (await breaker_state(breaker)).state is BreakerState.open
 
     # ACE recovers: the next probe succeeds and closes the breaker
     ace.faults.reset()
     await _wait_half_open(breaker)
     assert len(await client.get_task_statuses(guid, project_id=1000)) > 0
-    assert (await breaker.snapshot()).state is BreakerState.closed
+    assert (await breaker_state(breaker)).state is BreakerState.closed
     assert len(await client.get_task_statuses(guid, project_id=1000)) > 0
     assert ace.stats.count() == calls + 3
 
 
 async def _wait_half_open(breaker: CircuitBreaker) -> None:
     deadline = time.monotonic() + 2
-    while (await breaker.snapshot()).state is not BreakerState.half_open:
+    while (await breaker_state(breaker)).state is not BreakerState.half_open:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
 
@@ -348,7 +355,7 @@ async def test_d10_refusals_do_not_open_the_breaker(
     ace.faults.set(html_error=200)
     for _ in range(4):
         await expect_error(client.login("demo", "alice", DEMO_PASSWORD), ErrorCode.ACE_BAD_RESPONSE)
-    assert (await breaker.snapshot()).state is BreakerState.closed
+    assert (await breaker_state(breaker)).state is BreakerState.closed
 
 
 async def test_d10_retries_count_towards_the_breaker(
@@ -359,4 +366,4 @@ async def test_d10_retries_count_towards_the_breaker(
     ace.faults.set(error_every=1, fcts=["getpublicsettings"])
     await expect_error(client.get_public_settings("demo"), ErrorCode.ACE_UNAVAILABLE)
     assert ace.stats.count("getpublicsettings") == ATTEMPTS
-    assert (await breaker.snapshot()).state is BreakerState.open
+    assert (await breaker_state(breaker)).state is BreakerState.open

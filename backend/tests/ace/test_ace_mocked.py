@@ -23,12 +23,13 @@ import orjson
 import pytest
 
 from app.ace.breaker import InProcessBreaker
-from app.ace.client import AceClient, create_http_client
-from app.ace.errors import AceThrottledError, AceWriteRefusedError
-from app.dto.response import ErrorCode
-from app.errors import AceError
+from app.ace.client import AceClient
+from app.ace.errors import AceError, AceRequestRefusedError
+from app.ace.transport import create_http_client
+from app.errors import ErrorCode
+from app.services.ace_identity import authenticate
 
-from .ace_helpers import make_config, make_settings
+from .ace_helpers import all_tasks, make_config, make_settings
 
 URL = "http://ace.test/"
 GUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -154,7 +155,7 @@ async def test_d6_unusable_login_answers_are_bad_response(response: httpx.Respon
 )
 async def test_d6_wrong_field_types_are_bad_response(row: dict[str, Any]) -> None:
     client = await make_client(FakeAce({"gettasks": ok([row])}))
-    error = await expect_code(client.get_tasks(GUID), ErrorCode.ACE_BAD_RESPONSE)
+    error = await expect_code(all_tasks(client, GUID), ErrorCode.ACE_BAD_RESPONSE)
     assert "gettasks row that could not be read" in error.message
     assert "soon" not in error.message  # values never leak into messages
 
@@ -179,7 +180,7 @@ async def test_authenticate_without_user_id_in_the_login_row() -> None:
         }
     )
     client = await make_client(fake)
-    identity = await client.authenticate("demo", "Alice", "pw")
+    identity = await authenticate(client, "demo", "Alice", "pw")
     assert (identity.user_id, identity.username, identity.is_admin) == (2, "alice", False)
     assert fake.count("getlogininfo") == 1
 
@@ -192,7 +193,7 @@ async def test_authenticate_with_user_id_only_from_getlogininfo() -> None:
             "getusers": lambda _, form: ok([USER_ROW] if form.get("filteruserid") == "2" else []),
         }
     )
-    identity = await (await make_client(fake)).authenticate("demo", "alice@example.com", "pw")
+    identity = await authenticate(await make_client(fake), "demo", "alice@example.com", "pw")
     assert identity.user_id == 2
     assert identity.email == "alice@example.com"
 
@@ -204,7 +205,7 @@ async def test_authenticate_when_users_are_not_listed_to_this_user() -> None:
             "getusers": ok([]),
         }
     )
-    identity = await (await make_client(fake)).authenticate("demo", "ada", "pw")
+    identity = await authenticate(await make_client(fake), "demo", "ada", "pw")
     assert (identity.user_id, identity.username, identity.first_name) == (9, "ada", "Alice")
     assert identity.is_admin
 
@@ -219,7 +220,7 @@ async def test_authenticate_without_any_user_id_is_bad_response() -> None:
         }
     )
     client = await make_client(fake)
-    await expect_code(client.authenticate("demo", "alice", "pw"), ErrorCode.ACE_BAD_RESPONSE)
+    await expect_code(authenticate(client, "demo", "alice", "pw"), ErrorCode.ACE_BAD_RESPONSE)
     assert fake.count("logout") == 1
 
 
@@ -233,14 +234,14 @@ async def test_authenticate_denied_user_row_is_inactive(user: dict[str, Any]) ->
         }
     )
     client = await make_client(fake)
-    await expect_code(client.authenticate("demo", "alice", "pw"), ErrorCode.ACCOUNT_INACTIVE)
+    await expect_code(authenticate(client, "demo", "alice", "pw"), ErrorCode.ACCOUNT_INACTIVE)
     assert fake.count("logout") == 1  # the GUID is not left behind
 
 
 async def test_unreachable_account_check_keeps_invalid_credentials() -> None:
     fake = FakeAce({"login": fail(1003), "getpublicsettings": httpx.Response(500)})
     client = await make_client(fake, max_retries=0)
-    await expect_code(client.authenticate("demo", "alice", "pw"), ErrorCode.INVALID_CREDENTIALS)
+    await expect_code(authenticate(client, "demo", "alice", "pw"), ErrorCode.INVALID_CREDENTIALS)
 
 
 # --- GUID revalidation --------------------------------------------------------------------------
@@ -274,21 +275,21 @@ async def test_exact_multiple_without_total_ends_on_an_empty_page() -> None:
         return ok(task_rows(range(start, min(start + size, 10))))
 
     fake = FakeAce({"gettasks": pages})
-    tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
+    tasks = await all_tasks(await make_client(fake, page_size=5), GUID)
     assert [t.task_id for t in tasks] == list(range(10))
     assert fake.count("gettasks") == 3
 
 
 async def test_a_server_that_ignores_paging_does_not_loop_forever() -> None:
     fake = FakeAce({"gettasks": ok(task_rows(range(5)))})
-    tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
+    tasks = await all_tasks(await make_client(fake, page_size=5), GUID)
     assert len(tasks) == 5
     assert fake.count("gettasks") == 2
 
 
 async def test_a_server_that_sends_everything_at_once_is_read_once() -> None:
     fake = FakeAce({"gettasks": ok(task_rows(range(12)))})
-    tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
+    tasks = await all_tasks(await make_client(fake, page_size=5), GUID)
     assert len(tasks) == 12
     assert fake.count("gettasks") == 2  # no total: one more page, which brings nothing new
 
@@ -300,7 +301,7 @@ async def test_total_row_count_as_string() -> None:
         return ok([r | {"total_row_count": "10"} for r in rows])
 
     fake = FakeAce({"gettasks": pages})
-    assert len(await (await make_client(fake, page_size=5)).get_tasks(GUID)) == 10
+    assert len(await all_tasks(await make_client(fake, page_size=5), GUID)) == 10
     assert fake.count("gettasks") == 2
 
 
@@ -312,7 +313,7 @@ async def test_retry_after_as_http_date() -> None:
     fake = FakeAce({"getpublicsettings": httpx.Response(429, headers={"Retry-After": when})})
     client = await make_client(fake)
     error = await expect_code(client.get_public_settings("demo"), ErrorCode.ACE_UNAVAILABLE)
-    assert isinstance(error, AceThrottledError)
+    assert error.message == "ACE asked to slow down; try again later"
     assert 100 <= int(error.headers["Retry-After"]) <= 121
     assert fake.count("getpublicsettings") == 1
 
@@ -357,7 +358,7 @@ async def test_short_pages_are_followed_to_the_total(offsets_by: str) -> None:
         return ok(task_rows(range(start, min(start + min(size, cap), total)), total=total))
 
     fake = FakeAce({"gettasks": pages})
-    tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
+    tasks = await all_tasks(await make_client(fake, page_size=5), GUID)
     assert sorted(t.task_id for t in tasks) == list(range(total))
     assert fake.count("gettasks") == 4  # ceil(10 / 3): the page size follows the cap
 
@@ -365,7 +366,7 @@ async def test_short_pages_are_followed_to_the_total(offsets_by: str) -> None:
 async def test_an_empty_page_ends_paging_even_below_the_total() -> None:
     answers = iter([ok(task_rows(range(5), total=50)), ok([])])
     fake = FakeAce({"gettasks": lambda *_: next(answers)})
-    tasks = await (await make_client(fake, page_size=5)).get_tasks(GUID)
+    tasks = await all_tasks(await make_client(fake, page_size=5), GUID)
     assert len(tasks) == 5
     assert fake.count("gettasks") == 2
 
@@ -394,10 +395,10 @@ async def test_xml_for_iso8601_falls_back_to_json_once_per_function(
 
     fake = FakeAce({"gettaskstatuses": statuses, "gettasks": tasks})
     client = await make_client(fake)
-    with caplog.at_level(logging.WARNING, logger="app.ace.client"):
+    with caplog.at_level(logging.WARNING, logger="app.ace.transport"):
         for _ in range(3):
             assert [s.name for s in await client.get_task_statuses(GUID, project_id=1)] == ["Open"]
-        await client.with_config(page_size=10).get_tasks(GUID)
+        await all_tasks(client, GUID)
     formats = [(fct, form["format"]) for fct, form in fake.calls]
     assert formats == [
         ("gettaskstatuses", "iso8601"),
@@ -424,7 +425,9 @@ async def test_refused_login_is_invalid_credentials_whatever_its_number() -> Non
     for number in (1003, 1004, 424242):
         fake = FakeAce({"login": fail(number), "getpublicsettings": ok([{}])})
         client = await make_client(fake)
-        await expect_code(client.authenticate("demo", "alice", "pw"), ErrorCode.INVALID_CREDENTIALS)
+        await expect_code(
+            authenticate(client, "demo", "alice", "pw"), ErrorCode.INVALID_CREDENTIALS
+        )
 
 
 async def test_sign_in_when_getusers_is_refused_uses_the_login_row() -> None:
@@ -435,7 +438,7 @@ async def test_sign_in_when_getusers_is_refused_uses_the_login_row() -> None:
             "getusers": fail(4010),
         }
     )
-    identity = await (await make_client(fake)).authenticate("demo", "alice", "pw")
+    identity = await authenticate(await make_client(fake), "demo", "alice", "pw")
     assert (identity.user_id, identity.username, identity.first_name) == (2, "alice", "Alice")
     assert not identity.is_admin
 
@@ -448,7 +451,7 @@ async def test_sign_in_with_an_e_mail_address() -> None:
         return ok([USER_ROW | {"USER_ID": 1, "USERNAME": "ada", "EMAIL_ALERT": "a@x"}, USER_ROW])
 
     fake = FakeAce({"login": ok([LOGIN_ROW]), "getlogininfo": ok([LOGIN_ROW]), "getusers": users})
-    identity = await (await make_client(fake)).authenticate("demo", "Alice@Example.com", "pw")
+    identity = await authenticate(await make_client(fake), "demo", "Alice@Example.com", "pw")
     assert (identity.user_id, identity.username) == (2, "alice")
 
 
@@ -506,7 +509,7 @@ async def test_a_refused_write_is_mapped_and_never_repeated() -> None:
     error = await expect_code(
         client.save_task(GUID, task_id=1, percent_done=40), ErrorCode.ACE_BAD_RESPONSE
     )
-    assert isinstance(error, AceWriteRefusedError)
+    assert isinstance(error, AceRequestRefusedError)
     assert error.error_number == 4001
     assert [name for name, _ in fake.calls] == ["savetask", "getlogininfo"]
     assert fake.calls[0][1]["percentdone"] == "4"  # tenths on the wire

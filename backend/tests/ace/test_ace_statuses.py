@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ace.dto import AceStatusType, AceTask, AceTaskStatus
+from app.ace.dto import AceTask, AceTaskStatus
 from app.ace.statuses import StatusList
+from app.models.enums import StatusType
 
 
 def _statuses(*rows: tuple[int | None, str, int]) -> StatusList:
@@ -25,14 +26,14 @@ def test_by_id_whatever_the_row_claims_as_type() -> None:
     statuses = _statuses((41, "Review", 2), (17, "Done", 1), (3, "Open", 0))
     # STATUS_TYPE_ID 1 would read "waiting" under any guessed table: it is ignored.
     task = _task(TASK_STATUS_ID=17, TASK_STATUS_NAME="Review", STATUS_TYPE_ID=1)
-    assert statuses.type_of(task) is AceStatusType.completed
+    assert statuses.type_of(task) is StatusType.completed
     assert statuses.knows(task)
 
 
 def test_by_name_when_the_task_row_has_no_id() -> None:
     statuses = _statuses((41, "Review", 2), (17, "Done", 1))
     task = _task(TASK_STATUS_NAME="  review ")
-    assert statuses.type_of(task) is AceStatusType.in_progress
+    assert statuses.type_of(task) is StatusType.in_progress
 
 
 def test_unknown_status_has_no_type_and_no_english_guess() -> None:

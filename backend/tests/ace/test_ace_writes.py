@@ -7,18 +7,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from ace_sandbox.data import DEMO_PASSWORD
 from ace_sandbox.testing import SandboxServer
 from app.ace.breaker import InProcessBreaker
-from app.ace.client import AceClient, create_http_client
-from app.ace.errors import AceWriteRefusedError
-from app.dto.response import ErrorCode
-from app.errors import AceError
+from app.ace.client import AceClient
+from app.ace.errors import AceError, AceRequestRefusedError
+from app.ace.transport import create_http_client
+from app.errors import ErrorCode
 
-from .ace_helpers import make_config, make_settings
+from .ace_helpers import all_tasks, make_config, make_settings
 
 SUNDAY = date(2025, 5, 25)
 ALICE, BOB = 2, 3
@@ -31,11 +33,20 @@ def writable() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-async def write_client(writable: SandboxServer) -> AsyncIterator[AceClient]:
+async def write_http() -> AsyncIterator[httpx.AsyncClient]:
     http = create_http_client(make_settings())
-    breaker = InProcessBreaker(failure_threshold=1000, reset_seconds=1)
-    yield AceClient(http, make_config(writable.url), breaker=breaker)
+    yield http
     await http.aclose()
+
+
+def _client_of(server: SandboxServer, http: httpx.AsyncClient, **config: Any) -> AceClient:
+    breaker = InProcessBreaker(failure_threshold=1000, reset_seconds=1)
+    return AceClient(http, make_config(server.url, **config), breaker=breaker)
+
+
+@pytest.fixture
+def write_client(writable: SandboxServer, write_http: httpx.AsyncClient) -> AceClient:
+    return _client_of(writable, write_http)
 
 
 async def _guid(client: AceClient, username: str) -> str:
@@ -101,13 +112,13 @@ async def test_time_line_refusals(write_client: AceClient, writable: SandboxServ
     week = [1.0, 0, 0, 0, 0, 0, 0]
     unknown_task = write_client.save_work_item(alice, week_start=SUNDAY, hours=week, task_id=1)
     unknown = await _refused(unknown_task)
-    assert isinstance(unknown, AceWriteRefusedError)
+    assert isinstance(unknown, AceRequestRefusedError)
     assert unknown.error_number is not None
     too_many = write_client.save_work_item(
         alice, week_start=SUNDAY, hours=[25, 0, 0, 0, 0, 0, 0], task_id=task_id
     )
     refused = await _refused(too_many)
-    assert isinstance(refused, AceWriteRefusedError)
+    assert isinstance(refused, AceRequestRefusedError)
     for_bob = write_client.save_work_item(
         alice, week_start=SUNDAY, hours=week, task_id=task_id, user_id=BOB
     )
@@ -141,7 +152,7 @@ async def test_save_task_round_trips_status_percent_and_comment(
     await write_client.save_task(
         guid, task_id=task_id, status_id=target.task_status_id, percent_done=70, comment="done?"
     )
-    (task,) = [t for t in await write_client.get_tasks(guid) if t.task_id == task_id]
+    (task,) = [t for t in await all_tasks(write_client, guid) if t.task_id == task_id]
     assert (task.status_id, task.status_name) == (target.task_status_id, target.name)
     assert task.percent_done == 70.0
     assert [c.text for c in account.task_comments[task_id]][-1:] == ["done?"]
@@ -188,12 +199,12 @@ async def test_a_write_with_an_expired_session_is_session_expired(
 
 
 async def test_a_write_that_timed_out_is_not_sent_again(
-    write_client: AceClient, writable: SandboxServer
+    write_client: AceClient, writable: SandboxServer, write_http: httpx.AsyncClient
 ) -> None:
     guid = await _guid(write_client, "alice")
     task_id = _task_of(writable, ALICE)
     writable.faults.set(latency=1.0, latency_fcts=["saveworkitem"])
-    client = write_client.with_config(deadline_seconds=0.3)
+    client = _client_of(writable, write_http, deadline_seconds=0.3)
     await _refused(
         client.save_work_item(
             guid, week_start=SUNDAY, hours=[1, 0, 0, 0, 0, 0, 0], task_id=task_id

@@ -12,8 +12,7 @@ import pytest
 
 from app.auth.jwt_handler import create_access_token, create_refresh_token, decode_token
 from app.config import Settings
-from app.dto.response import ErrorCode
-from app.errors import AuthenticationError
+from app.errors import AppError, ErrorCode
 from tests.conftest import TEST_SECRET, make_settings
 
 
@@ -48,7 +47,7 @@ def _b64(data: dict[str, Any]) -> str:
 
 
 def _expect(code: ErrorCode, token: str, settings: Settings, expected: str = "access") -> None:
-    with pytest.raises(AuthenticationError) as caught:
+    with pytest.raises(AppError) as caught:
         decode_token(token, settings=settings, expected=expected)  # type: ignore[arg-type]
     assert caught.value.code is code
     assert caught.value.status_code == 401

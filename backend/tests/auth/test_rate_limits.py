@@ -10,11 +10,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from app.auth.rate_limiter import AuthRateLimiter, create_storage
 from app.config import Settings
 from app.connection.database import Database
 from app.dependencies.client_ip import resolve_client_ip
 from app.main import create_app
-from app.services.rate_limit_service import AuthRateLimiter, create_storage
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, create_user
 

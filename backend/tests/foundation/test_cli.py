@@ -12,15 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from ace_sandbox.testing import SandboxServer
 from app.cli import cli
 from app.config import get_settings
 from app.connection.database import Database
-from app.models import AuthSource, RoleEnum, SyncJob, SyncState, Task, User
-from app.services import sync_service
+from app.models import AceSession, AuthSource, RoleEnum, SyncJob, SyncState, Task, User
+from app.services.sync.account_sync import PHASES
 from tests.conftest import TEST_SECRET
 
 runner = CliRunner()
@@ -110,11 +110,11 @@ def test_sync_progress_ends_on_done_and_reports_the_phases_in_order(cli_env: str
         for line in progress.splitlines()
         if line.startswith("full sync of demo: ")
     ]
-    assert started[:-1] == [*sync_service.PHASES, "done"]
+    assert started[:-1] == [*(phase.name for phase in PHASES), "done"]
     assert "full sync of demo: done (users 3, projects 4, tasks 24" in progress
     lines = summary.splitlines()
     assert lines[0].endswith(": succeeded (full)")
-    assert [line.split()[0] for line in lines[1:]] == list(sync_service.PHASES)
+    assert [line.split()[0] for line in lines[1:]] == [phase.name for phase in PHASES]
 
 
 def test_sync_refused_while_another_runs_exits_non_zero(cli_env: str) -> None:
@@ -146,6 +146,53 @@ def test_sync_refused_while_another_runs_exits_non_zero(cli_env: str) -> None:
     assert "error: CONFLICT: A sync of this account is already queued or running" in result.output
     assert _query(cli_env, select(SyncJob.state)) == [SyncState.running]
     assert _query(cli_env, select(Task.id)) == []
+
+
+def _write(statement: object) -> None:
+    async def run() -> None:
+        database = Database(get_settings())
+        try:
+            async with database.session() as session, session.begin():
+                if isinstance(statement, User):
+                    session.add(statement)
+                else:
+                    await session.execute(statement)  # type: ignore[call-overload]
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+def test_sync_signs_in_like_post_user_login(cli_env: str, sandbox_server: SandboxServer) -> None:
+    """`acehub sync` signs in through the service of `POST /user/login`: a user deactivated
+    in acehub is refused before any job is queued, and a sign-in keeps the ACE session."""
+    ace_admin = next(
+        user for user in sandbox_server.store["demo"].users.values() if user.username == "admin"
+    )
+    _write(
+        User(
+            account_id="demo",
+            ace_user_id=ace_admin.user_id,
+            username="admin",
+            auth_source=AuthSource.ace,
+            is_disabled=True,
+        )
+    )
+    args = ["sync", "--account-id", "demo", "--username", "admin"]
+
+    refused = runner.invoke(cli, args, env={"ACE_PASSWORD": "demo-password"})
+
+    assert refused.exit_code == 1
+    assert "error: ACCOUNT_INACTIVE: " in refused.output
+    assert _query(cli_env, select(SyncJob.id)) == []
+    assert _query(cli_env, select(AceSession.user_id)) == []
+
+    _write(update(User).values(is_disabled=False))
+    synced = runner.invoke(cli, args, env={"ACE_PASSWORD": "demo-password"})
+
+    assert synced.exit_code == 0, synced.output
+    admin = select(User.id).where(User.account_id == "demo", User.username == "admin")
+    assert _query(cli_env, select(AceSession.user_id)) == _query(cli_env, admin)
 
 
 def test_sync_with_a_wrong_password_fails_cleanly(cli_env: str) -> None:

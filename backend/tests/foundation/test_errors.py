@@ -14,8 +14,8 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 
 from app.config import Settings
-from app.dto.response import ErrorCode, ErrorResponse
-from app.errors import ConflictError, NotFoundError
+from app.dto.response import ErrorResponse
+from app.errors import AppError, ErrorCode
 from app.main import create_app
 from tests.conftest import make_settings
 
@@ -34,11 +34,11 @@ def _probe_router() -> APIRouter:
 
     @router.get("/missing")
     async def missing() -> None:
-        raise NotFoundError("No such item")
+        raise AppError("No such item", code=ErrorCode.NOT_FOUND)
 
     @router.get("/conflict")
     async def conflict() -> None:
-        raise ConflictError("Already there", data={"id": 3})
+        raise AppError("Already there", code=ErrorCode.CONFLICT, data={"id": 3})
 
     @router.get("/crash")
     async def crash() -> None:

@@ -67,3 +67,20 @@ async def test_routes_answer_503_when_the_database_is_down() -> None:
     assert response.status_code == 503, response.text
     assert response.json()["error_code"] == "DB_UNAVAILABLE"
     assert response.headers["retry-after"]
+
+
+async def test_ready_is_503_redis_unavailable_when_redis_is_down(tmp_path: Any) -> None:
+    # Nothing listens on port 9 of the loopback: a real refused connection.
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/r.db", redis_url="redis://127.0.0.1:9/0"
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            ready = await client.get("/health/ready")
+            live = await client.get("/health/live")
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["error_code"] == "REDIS_UNAVAILABLE"
+    assert "127.0.0.1" not in ready.text
+    assert live.status_code == 200

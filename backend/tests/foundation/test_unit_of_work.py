@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.connection.database import Database
-from app.dependencies.get_db import DbSession
+from app.dependencies.get_db import UnitOfWork
 from app.main import create_app
 from app.models import Project
 
@@ -25,13 +25,13 @@ def _router() -> APIRouter:
     router = APIRouter(prefix="/uow")
 
     @router.post("/projects/{ace_id}")
-    async def add(ace_id: int, session: DbSession) -> dict[str, int]:
+    async def add(ace_id: int, session: UnitOfWork) -> dict[str, int]:
         session.add(Project(account_id="acc", ace_project_id=ace_id, name=f"p{ace_id}"))
         await session.flush()
         return {"ace_id": ace_id}
 
     @router.post("/fail-after-write/{ace_id}")
-    async def fail_after_write(ace_id: int, session: DbSession) -> None:
+    async def fail_after_write(ace_id: int, session: UnitOfWork) -> None:
         session.add(Project(account_id="acc", ace_project_id=ace_id, name="doomed"))
         await session.flush()
         raise RuntimeError("boom after a write")
@@ -129,7 +129,7 @@ async def test_exhausted_pool_answers_503_and_recovers(database_url: str) -> Non
     router = APIRouter()
 
     @router.get("/slow")
-    async def slow(session: DbSession) -> dict[str, bool]:
+    async def slow(session: UnitOfWork) -> dict[str, bool]:
         await session.execute(text("SELECT 1"))
         await asyncio.sleep(1.0)
         return {"ok": True}

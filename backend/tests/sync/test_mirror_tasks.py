@@ -11,8 +11,8 @@ from app.ace.dto import AceProject, AceTask, AceTaskStatus
 from app.ace.statuses import StatusList
 from app.connection.database import Database
 from app.models import Task
-from app.services import mirror_service
-from app.services.mirror_service import TaskBatch
+from app.services.sync import mirror as mirror_service
+from app.services.sync.mirror import TaskBatch
 
 NOW = datetime(2025, 5, 2, 12, 0, tzinfo=UTC)
 # Project 1's statuses: id 7 is in progress (COMPLETED_STATUS 2), whatever the row claims.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.models import SyncJob, SyncState
-from app.services import sync_scheduler
+from app.services.sync import scheduler as sync_scheduler
 from tests.factories import local_user_signed_in
 from tests.sync.conftest import SyncEnv
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from app.ace.client import AceClient
 from app.ace.errors import AceRequestRefusedError
 from app.models import Task, TaskAssignee, User
-from app.services import sync_service
+from app.services.sync import account_sync
 from tests.sync.conftest import SyncEnv, remove_upstream_user
 
 
@@ -182,7 +182,7 @@ async def test_a_full_pass_in_small_batches_moves_a_task_between_users(
 ) -> None:
     """Per-user reading, one user per transaction: a task moved from one user to another
     ends up with exactly the new one, whichever batch saw which side."""
-    monkeypatch.setattr(sync_service, "ASSIGNEE_USERS_PER_COMMIT", 1)
+    monkeypatch.setattr(account_sync, "ASSIGNEE_USERS_PER_COMMIT", 1)
     env = own_env
     headers = await env.sign_in("admin")
     await env.run_sync(headers)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from ace_sandbox.testing import SandboxServer
 from app.connection.database import Database
 from app.models import Project, SyncJob, Task, TaskLog, User
-from app.services import sync_service
+from app.services.sync.jobs import last_watermark
 from tests.sync.conftest import SyncEnv, open_env
 
 PAGE = 5
@@ -72,7 +72,7 @@ async def test_a_gettasks_failure_mid_paging_keeps_the_committed_pages_whole(
     assert await _count(env, User) == len(upstream.users)
     assert await _count(env, TaskLog) == 0
     async with env.database.session() as session:
-        assert await sync_service.last_watermark(session, account_id="demo") is None
+        assert await last_watermark(session, account_id="demo") is None
 
     env.sandbox.faults.reset()
     retry = await env.run_sync(headers)
@@ -98,7 +98,7 @@ async def test_an_ace_session_expiring_during_a_job_fails_it(env: SyncEnv) -> No
     assert data["errors"][-1]["phase"] == "projects"
     assert await _count(env, Project) == 0
     async with env.database.session() as session:
-        assert await sync_service.last_watermark(session, account_id="demo") is None
+        assert await last_watermark(session, account_id="demo") is None
         assert await session.scalar(select(SyncJob.watermark)) is None
 
 

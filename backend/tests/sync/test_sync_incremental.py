@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Task
-from app.services import sync_service
+from app.models.enums import SyncKind
+from app.services.sync.plan import plan_for
 from tests.conftest import make_settings
 from tests.sync.conftest import SyncEnv
 
@@ -71,7 +72,7 @@ def test_the_plan_of_a_full_sync_reads_everything() -> None:
     settings = make_settings("sqlite+aiosqlite://", sync_overlap_days=2, sync_time_entries_days=30)
     today = date(2026, 3, 10)
     watermark = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
-    plan = sync_service.plan_for("full", watermark, settings, today)
+    plan = plan_for(SyncKind.full, watermark, settings, today)
     assert plan.kind == "full"
     assert plan.modified_since is None
     assert plan.time_from == date(2026, 2, 8)
@@ -86,7 +87,7 @@ def test_the_plan_of_an_incremental_sync_starts_an_overlap_before_the_watermark(
 ) -> None:
     settings = make_settings("sqlite+aiosqlite://", sync_overlap_days=overlap)
     watermark = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
-    plan = sync_service.plan_for("incremental", watermark, settings, date(2026, 3, 10))
+    plan = plan_for(SyncKind.incremental, watermark, settings, date(2026, 3, 10))
     assert plan.kind == "incremental"
     assert plan.modified_since == since
     assert plan.time_to == date(2026, 3, 11)
@@ -94,5 +95,5 @@ def test_the_plan_of_an_incremental_sync_starts_an_overlap_before_the_watermark(
 
 def test_an_incremental_plan_without_a_watermark_reads_everything() -> None:
     settings = make_settings("sqlite+aiosqlite://")
-    plan = sync_service.plan_for("incremental", None, settings, date(2026, 3, 10))
+    plan = plan_for(SyncKind.incremental, None, settings, date(2026, 3, 10))
     assert plan.modified_since is None

@@ -9,8 +9,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from app.models import Project, SyncJob, SyncState, Task, TaskAssignee, TaskLog, User
-from app.services import sync_service
+from app.services.sync.account_sync import PHASES
+from app.services.sync.jobs import last_watermark
 from tests.sync.conftest import SyncEnv
+
+PHASE_NAMES = tuple(phase.name for phase in PHASES)
 
 
 async def _count(env: SyncEnv, model: Any, *where: Any) -> int:
@@ -103,7 +106,7 @@ def _assert_nothing_written(job: dict[str, Any], phases: tuple[str, ...]) -> Non
     """The job succeeded, reports (at least) `phases`, and wrote nothing in any of them."""
     assert job["state"] == "succeeded", job["errors"]
     counts = job["counts"]
-    assert set(phases) <= set(counts) <= set(sync_service.PHASES), counts
+    assert set(phases) <= set(counts) <= set(PHASE_NAMES), counts
     for entity, figures in counts.items():
         assert figures["inserted"] == figures["updated"] == figures["deleted"] == 0, entity
 
@@ -116,7 +119,7 @@ async def test_second_sync_changes_nothing(env: SyncEnv) -> None:
     assert all(before.values())
 
     full_again = await env.run_sync(headers, kind="full")
-    _assert_nothing_written(full_again, sync_service.PHASES)
+    _assert_nothing_written(full_again, PHASE_NAMES)
     counts: Any = full_again["counts"]
     assert counts["tasks"]["unchanged"] == len(_upstream(env).tasks)
     assert await _mirror_snapshot(env) == before
@@ -124,7 +127,7 @@ async def test_second_sync_changes_nothing(env: SyncEnv) -> None:
     again = await env.run_sync(headers, kind="incremental")
     assert again["kind"] == "incremental"
     # ACE lists no changed task: the tasks and assignees phases read nothing.
-    _assert_nothing_written(again, sync_service.PHASES)
+    _assert_nothing_written(again, PHASE_NAMES)
     assert await _mirror_snapshot(env) == before
 
 
@@ -132,7 +135,7 @@ async def test_an_incremental_job_reports_every_phase(env: SyncEnv) -> None:
     headers = await env.sign_in("admin")
     await env.run_sync(headers)
     again = await env.run_sync(headers, kind="incremental")
-    _assert_nothing_written(again, sync_service.PHASES)
+    _assert_nothing_written(again, PHASE_NAMES)
 
 
 async def test_incremental_sync_picks_up_upstream_changes(own_env: SyncEnv) -> None:
@@ -221,7 +224,7 @@ async def test_ace_failure_mid_sync_fails_the_job_and_keeps_data_consistent(
     # The phases before the failure were committed whole; the watermark did not move.
     assert await _count(env, Task) == len(_upstream(env).tasks)
     async with env.database.session() as session:
-        assert await sync_service.last_watermark(session, account_id="demo") is None
+        assert await last_watermark(session, account_id="demo") is None
     env.sandbox.faults.reset()
     await asyncio.sleep(0.4)  # the circuit breaker opened on the failures; let it half-open
     retry = await env.run_sync(headers)

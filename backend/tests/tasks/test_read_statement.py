@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.errors import DatabaseUnavailableError
+from app.errors import AppError, ErrorCode
 from app.models import StatusType
 from app.services import task_service
 from app.services.task_service import TaskQueryShape
@@ -102,10 +102,11 @@ async def test_list_items_and_constants_reach_their_positions() -> None:
 async def test_a_lost_connection_is_db_unavailable(error: Exception) -> None:
     statement = task_service.ASSIGNEES_STATEMENT
     connection = _Connection(_Driver(error))
-    with pytest.raises(DatabaseUnavailableError):
+    with pytest.raises(AppError) as caught:
         await statement.rows(
             cast(AsyncConnection, connection), {"task_ids": [1, 2], "account_id": "acme"}
         )
+    assert caught.value.code is ErrorCode.DB_UNAVAILABLE
     # As SQLAlchemy does on a disconnect: the connection is discarded and the pool's older
     # connections are marked stale, so the next request gets a live one.
     assert connection.invalidated

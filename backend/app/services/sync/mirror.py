@@ -33,6 +33,7 @@ from app.models import (
     User,
     table_of,
 )
+from app.services.ace_identity import may_sign_in
 
 T = TypeVar("T")
 
@@ -96,7 +97,7 @@ async def mirror_users(
         update=("username", "first_name", "last_name", "email"),
         touch=_TOUCHED,
     )
-    denied = [user.user_id for user in users if not user.can_sign_in]
+    denied = [user.user_id for user in users if not may_sign_in(user)]
     if denied:
         await session.execute(
             update(User)

@@ -11,14 +11,15 @@ import uuid
 
 from sqlalchemy import select
 
-from app.ace.client import AceClient
+from app.ace.port import AceApi
 from app.auth.security import GuidCipher
 from app.config import Settings
 from app.connection.database import Database
-from app.errors import ConflictError
+from app.connection.unit_of_work import unit_of_work
+from app.errors import AppError, ErrorCode
 from app.models import AceSession, AuthSource, RoleEnum, User
-from app.services import sync_service
-from app.services.job_runner import JobRunner
+from app.services.sync import worker
+from app.services.sync.runner import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _ROLE_PREFERENCE = {RoleEnum.admin: 0, RoleEnum.manager: 1}
 async def schedule_due_syncs(
     *,
     database: Database,
-    ace: AceClient,
+    ace: AceApi,
     cipher: GuidCipher,
     settings: Settings,
     runner: JobRunner,
@@ -37,36 +38,29 @@ async def schedule_due_syncs(
     """Queue and start an `auto` sync for every account with a usable session; returns the
     ids of the jobs started (accounts already syncing are skipped)."""
     started: list[uuid.UUID] = []
-    for account_id, user, guid in await _sessions_by_account(database, cipher):
+    for user, guid in await _sessions_by_account(database, cipher):
         try:
-            async with database.session() as session, session.begin():
-                job = await sync_service.request_job(
+            async with unit_of_work(database) as session:
+                job = await worker.queue_sync(
                     session,
                     database=database,
+                    runner=runner,
+                    ace=ace,
                     settings=settings,
-                    account_id=account_id,
-                    requested_by=user.id,
+                    user=user,
+                    guid=guid,
                     kind="auto",
                 )
-        except ConflictError:
+        except AppError as error:
+            if error.code is not ErrorCode.CONFLICT:
+                raise
             continue
-
-        sync_service.spawn_job(
-            runner,
-            job.id,
-            database=database,
-            ace=ace,
-            settings=settings,
-            guid=guid,
-            ace_user_id=user.ace_user_id,
-        )
         started.append(job.id)
     return started
 
 
-async def _sessions_by_account(
-    database: Database, cipher: GuidCipher
-) -> list[tuple[str, User, str]]:
+async def _sessions_by_account(database: Database, cipher: GuidCipher) -> list[tuple[User, str]]:
+    """Per account, the user whose ACE session a periodic sync uses, and its GUID."""
     async with database.session() as session:
         rows = await session.execute(
             select(User, AceSession)
@@ -82,18 +76,18 @@ async def _sessions_by_account(
             rows.all(),
             key=lambda pair: (_ROLE_PREFERENCE[pair[0].role], -pair[1].last_used_at.timestamp()),
         )
-    chosen: dict[str, tuple[str, User, str]] = {}
+    chosen: dict[str, tuple[User, str]] = {}
     for user, ace_session in candidates:
         guid = cipher.decrypt(ace_session.guid_encrypted)
         if guid is not None and user.account_id not in chosen:
-            chosen[user.account_id] = (user.account_id, user, guid)
+            chosen[user.account_id] = (user, guid)
     return list(chosen.values())
 
 
 async def run_periodically(
     *,
     database: Database,
-    ace: AceClient,
+    ace: AceApi,
     cipher: GuidCipher,
     settings: Settings,
     runner: JobRunner,

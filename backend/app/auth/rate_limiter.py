@@ -25,7 +25,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from app.config import Settings
-from app.errors import RateLimitedError
+from app.errors import AppError, ErrorCode, retry_after_header
 
 
 def create_storage(redis_url: str | None) -> Storage:
@@ -54,7 +54,7 @@ class AuthRateLimiter:
     async def login_attempt(
         self, *, account_id: str, username: str, client_ip: str
     ) -> AsyncIterator[None]:
-        """Admit one sign-in attempt, or raise `RateLimitedError` (429) before it starts."""
+        """Admit one sign-in attempt, or raise RATE_LIMITED (429) before it starts."""
         user_key = self._user_key(account_id, username)
         lock, holders = self._user_locks.get(user_key, (asyncio.Lock(), 0))
         self._user_locks[user_key] = (lock, holders + 1)
@@ -95,9 +95,11 @@ class AuthRateLimiter:
         if not await self._limiter.test(item, *keys):
             raise await self._limited(item, *keys)
 
-    async def _limited(self, item: RateLimitItem, *keys: str) -> RateLimitedError:
+    async def _limited(self, item: RateLimitItem, *keys: str) -> AppError:
         stats = await self._limiter.get_window_stats(item, *keys)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        return RateLimitedError(
-            f"Too many attempts; try again in {retry_after} seconds", retry_after=retry_after
+        return AppError(
+            f"Too many attempts; try again in {retry_after} seconds",
+            code=ErrorCode.RATE_LIMITED,
+            headers=retry_after_header(retry_after),
         )
