@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -70,6 +71,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "server_settings": {"application_name": "acehub"},
         },
     )
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """The row count of an UPDATE or DELETE (a plain `Result` does not type it)."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 class Database:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import orjson
 from sqlalchemy import (
@@ -49,7 +49,6 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import TypeDecorator
@@ -82,11 +81,6 @@ class UpsertCounts:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
         }
-
-
-def rows_affected(result: Result[Any]) -> int:
-    """The row count of an UPDATE or DELETE."""
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def column_types(names: Sequence[str], *tables: Table) -> dict[str, TypeEngine[Any]]:

@@ -24,6 +24,7 @@ from app.auth import jwt_handler
 from app.auth.rate_limiter import AuthRateLimiter
 from app.auth.security import token_digest, verify_password
 from app.config import Settings
+from app.connection.database import rows_affected
 from app.dto.auth_dto import TokenPair
 from app.dto.user_dto import LoginData
 from app.errors import AppError, ErrorCode
@@ -199,7 +200,7 @@ async def refresh(
         .where(RefreshToken.id == stored.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow(), replaced_by=token_digest(successor.jti))
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_affected(claimed) != 1:
         raise AppError("This refresh token was revoked", code=ErrorCode.TOKEN_REVOKED)
     return await _store_pair(
         session, settings=settings, user=user, family_id=stored.family_id, refresh=successor
@@ -222,7 +223,7 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rows_affected(result)
 
 
 async def logout(session: AsyncSession, *, user: User, session_id: str) -> int:
@@ -252,7 +253,7 @@ async def logout(session: AsyncSession, *, user: User, session_id: str) -> int:
     )
     if live is None:
         await session.execute(delete(AceSession).where(AceSession.user_id == user.id))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rows_affected(result)
 
 
 async def revoke_user_sessions(session: AsyncSession, *, user_id: int) -> int:
@@ -261,7 +262,7 @@ async def revoke_user_sessions(session: AsyncSession, *, user_id: int) -> int:
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rows_affected(result)
 
 
 async def authenticate_local(

@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.connection import locks
-from app.connection.database import Database
-from app.connection.upsert import rows_affected
+from app.connection.database import Database, rows_affected
 from app.errors import AppError, ErrorCode
 from app.models import SyncJob, SyncState
 from app.models.base import utcnow

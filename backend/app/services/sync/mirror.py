@@ -20,7 +20,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.ace.dto import AceProject, AceTask, AceTimeEntry, AceUser
 from app.ace.statuses import StatusList
-from app.connection.upsert import UpsertCounts, rows_affected, upsert_columns
+from app.connection.database import rows_affected
+from app.connection.upsert import UpsertCounts, upsert_columns
 from app.models import (
     AuthSource,
     Project,
