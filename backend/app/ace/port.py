@@ -11,7 +11,7 @@ same `AceError` codes (`app.ace.transport` holds the error-mapping table).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from typing import Protocol
 
@@ -93,4 +93,46 @@ class AceApi(Protocol):
     ) -> AsyncIterator[list[AceTimeEntry]]:
         """Everyone's time entries between two days, a window at a time, each entry once;
         `modified_since` keeps those modified on or after that day."""
+        ...
+
+    async def save_task(
+        self,
+        guid: str,
+        *,
+        task_id: int,
+        project_id: int | None = None,
+        status_id: int | None = None,
+        percent_done: float | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Change a task's status, percent done (0-100) and add a comment; sent once."""
+        ...
+
+    # The write-back of time logs (`app.services.task_log_service`).
+
+    async def save_work_item(
+        self,
+        guid: str,
+        *,
+        week_start: date,
+        hours: Sequence[float],
+        task_id: int,
+        project_id: int | None = None,
+        comments: str | None = None,
+        timesheet_line_id: int | None = None,
+        user_id: int | None = None,
+        time_type_id: int | None = None,
+    ) -> int:
+        """Create (or, with `timesheet_line_id`, replace) a weekly line of seven days, Sunday
+        first; returns its id. Sent once."""
+        ...
+
+    async def delete_work_item(self, guid: str, *, timesheet_line_id: int) -> None:
+        """Delete a whole weekly line. Sent once."""
+        ...
+
+    async def get_time_line(
+        self, guid: str, *, timesheet_line_id: int, week_start: date
+    ) -> list[AceTimeEntry]:
+        """The days of one weekly line (a read-back after a write)."""
         ...

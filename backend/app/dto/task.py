@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from app.dto.base import OutputModel, SafeStr
 from app.models.enums import StatusType
@@ -136,4 +137,43 @@ class TaskPage(OutputModel):
     synced_through: datetime | None = Field(
         description="Start of the account's latest successful sync: the tasks reflect ACE as "
         "of then at least (null before the first sync)"
+    )
+
+
+MAX_COMMENT_LENGTH = 10_000
+
+
+class TaskUpdate(BaseModel):
+    """`PATCH /tasks/{task_id}`: what a person may change of a task, sent to ACE. Give a
+    `status` by name (one of the task's project's statuses) or a `status_type` (the
+    project's first status of that type), and/or `percent_done` and a `comment`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: SafeStr | None = Field(default=None, min_length=1, max_length=100)
+    status_type: StatusType | None = None
+    percent_done: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    comment: SafeStr | None = Field(default=None, min_length=1, max_length=MAX_COMMENT_LENGTH)
+
+    @model_validator(mode="after")
+    def _one_change_at_least(self) -> Self:
+        if self.status is not None and self.status_type is not None:
+            raise PydanticCustomError(
+                "status_or_type", "give `status` or `status_type`, not both", {}
+            )
+        if self.model_fields_set.isdisjoint({"status", "status_type", "percent_done", "comment"}):
+            raise PydanticCustomError("nothing_to_change", "give at least one field to change", {})
+        return self
+
+
+class TaskChanged(OutputModel):
+    """The task as ACE now has it, and the `status_change` log that records the change."""
+
+    task_id: int
+    ace_task_id: int
+    status: str | None
+    status_type: StatusType | None
+    percent_done: float | None
+    log_id: int | None = Field(
+        description="The `status_change` log; null when a sync had already recorded the move"
     )

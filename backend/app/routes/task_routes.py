@@ -11,9 +11,9 @@ from app.dependencies.clients import AceClientDep, DatabaseDep, GuidCipherDep, S
 from app.dependencies.get_db import ReadConnection
 from app.dto.response import SuccessResponse
 from app.dto.sync_dto import FetchResult
-from app.dto.task import MAX_ID, TaskListQuery, TaskPage
+from app.dto.task import MAX_ID, TaskChanged, TaskListQuery, TaskPage, TaskUpdate
 from app.routes.openapi import ACE_CALL_ERRORS, error_responses
-from app.services import task_service
+from app.services import task_change_service, task_service
 from app.services.pagination import cursor_codec
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -72,3 +72,28 @@ async def fetch_tasks(
     return SuccessResponse(
         message="Tasks fetched", data=FetchResult.model_validate({"counts": counts})
     )
+
+
+@router.patch(
+    "/{task_id}",
+    response_model=SuccessResponse[TaskChanged],
+    responses=error_responses(*ACE_CALL_ERRORS, 404),
+    dependencies=[Depends(release_caller_check)],
+)
+async def update_task(
+    task_id: Annotated[int, Path(ge=1, le=MAX_ID, description="acehub task id")],
+    change: TaskUpdate,
+    user: CurrentUser,
+    database: DatabaseDep,
+    ace: AceClientDep,
+    cipher: GuidCipherDep,
+) -> SuccessResponse[TaskChanged]:
+    """Change a task's status (by name, or the first status of a `status_type`), percent
+    done (0-100) or add a comment, in ACE with your ACE session, then in acehub, recorded as
+    a `status_change` log. Members may change the tasks they are assignee or reviewer of;
+    managers and admins any task of their account (others are 404). Nothing is stored when
+    ACE refuses or does not answer in time; local accounts get 403."""
+    changed = await task_change_service.update_task(
+        database, ace=ace, cipher=cipher, user=user, task_id=task_id, change=change
+    )
+    return SuccessResponse(message="Task changed", data=changed)

@@ -356,4 +356,5 @@ async def fetch_from_ace(
         settings=settings,
         creds=SyncCredentials(guid=guid, is_admin=False),
         account_id=user.account_id,
+        seen_by=user.id,
     )

@@ -143,6 +143,8 @@ class AccountSync:
     tally: SyncTally
     # A job's (progress within a phase); the fetch endpoints run without one.
     heartbeat: Heartbeat | None = None
+    # Whose sync this is: the user a status move seen in ACE is logged for (None: no logs).
+    seen_by: int | None = None
 
     @property
     def _tombstones(self) -> bool:
@@ -305,6 +307,7 @@ class AccountSync:
                 project_ids=project_ids,
                 now=now,
                 changed=changed,
+                status_seen_by=self.seen_by,
             )
             self.tally.add(SyncPhase.tasks, counts)
             if skipped:

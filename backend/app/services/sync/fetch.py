@@ -37,6 +37,7 @@ async def fetch_tasks(
     settings: Settings,
     creds: SyncCredentials,
     account_id: str,
+    seen_by: int | None = None,
 ) -> JobCounts:
     """`POST /tasks/fetch-tasks`: the users and projects the caller sees, the caller's
     visible tasks (modified since the account's last watermark minus the overlap) and their
@@ -45,6 +46,7 @@ async def fetch_tasks(
         watermark = await last_watermark(session, account_id=account_id)
     since = modified_since(watermark, settings)
     sync = _request_sync(database, ace=ace, creds=creds, account_id=account_id, since=since)
+    sync.seen_by = seen_by  # status moves it sees are logged, as a sync's are
     # The users first: assignees are read per user (new ones become placeholders).
     await sync.sync_users()
     await sync.sync_projects()

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Enum, String, Table, and_, delete, select, tuple_, update
+from sqlalchemy import Enum, String, Table, and_, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -229,10 +229,16 @@ async def mirror_tasks(
     project_ids: dict[int, int],
     now: datetime,
     changed: list[int] | None = None,
+    status_seen_by: int | None = None,
 ) -> tuple[UpsertCounts, int]:
     """Upsert tasks; returns the counts and how many tasks were skipped because their project
     is not mirrored (ACE listed a task of a project it did not list). The ACE ids of the
-    tasks inserted or updated are appended to `changed`."""
+    tasks inserted or updated are appended to `changed`.
+
+    With `status_seen_by` (the acehub user whose sync this is), a stored task whose status
+    ACE now reports differently gets a `status_change` log (old → new, source `ace`, dated
+    the day ACE last modified the task), attributed to that user: ACE does not say who moved
+    it. A task seen for the first time has no log: nothing moved."""
     # The last row per ACE id (ACE may repeat a row; an upsert must see each key once), in
     # the order of first appearance, as `_unique` keeps it.
     last = {task_id: index for index, task_id in enumerate(tasks.task_ids)}
@@ -249,15 +255,77 @@ async def mirror_tasks(
         **{name: values for name, values in tasks.columns.items() if name != "ace_project_id"},
         **_stamps(now, count, synced=True),
     }
+    before = (
+        await _stored_statuses(session, account_id, tasks.task_ids)
+        if status_seen_by is not None
+        else {}
+    )
+    written: list[int] = []
     counts = await upsert_columns(
         session,
         TASKS,
         columns,
         keys=("account_id", "ace_task_id"),
         touch=_TOUCHED,
-        changed_keys=changed,
+        changed_keys=written,
     )
+    if changed is not None:
+        changed.extend(written)
+    if before and status_seen_by is not None:
+        await _log_status_moves(session, account_id, tasks, before, written, status_seen_by, now)
     return counts, len(last) - count
+
+
+async def _stored_statuses(
+    session: AsyncSession, account_id: str, ace_task_ids: list[int]
+) -> dict[int, tuple[int, str | None]]:
+    """{ACE task id: (acehub id, stored status)} of the given tasks already mirrored."""
+    found: dict[int, tuple[int, str | None]] = {}
+    for start in range(0, len(ace_task_ids), 5000):
+        rows = await session.execute(
+            select(Task.ace_task_id, Task.id, Task.status).where(
+                Task.account_id == account_id,
+                Task.ace_task_id.in_(ace_task_ids[start : start + 5000]),
+            )
+        )
+        found.update({ace_id: (task_id, status) for ace_id, task_id, status in rows})
+    return found
+
+
+async def _log_status_moves(
+    session: AsyncSession,
+    account_id: str,
+    tasks: TaskBatch,
+    before: Mapping[int, tuple[int, str | None]],
+    written: list[int],
+    user_id: int,
+    now: datetime,
+) -> None:
+    index = {task_id: i for i, task_id in enumerate(tasks.task_ids)}
+    statuses = tasks.columns["status"]
+    modified = tasks.columns["ace_modified_at"]
+    moves = []
+    for ace_id in written:
+        stored = before.get(ace_id)
+        i = index[ace_id]
+        if stored is None or stored[1] == statuses[i]:
+            continue
+        moves.append(
+            {
+                "account_id": account_id,
+                "task_id": stored[0],
+                "user_id": user_id,
+                "kind": TaskLogKind.status_change,
+                "date_worked": (modified[i] or now).date(),
+                "old_status": stored[1],
+                "new_status": statuses[i],
+                "source": TaskLogSource.ace,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if moves:
+        await session.execute(insert(TaskLog), moves)
 
 
 def _has_status(task: AceTask) -> bool:

@@ -133,6 +133,7 @@ class _Run:
             write=in_transactions(self.database, relax_durability=True),
             tally=self.tally,
             heartbeat=heartbeat,
+            seen_by=self.job.requested_by,
         )
         for phase in PHASES:
             self.phase = phase.name
