@@ -27,7 +27,7 @@ from app.models.sync_jobs import EntityCounts, JobCounts, JobError
 from app.services.ace_identity import is_ace_admin
 from app.services.sync import mirror as mirror_service
 from app.services.sync.jobs import Heartbeat
-from app.services.sync.mirror import TaskBatch
+from app.services.sync.mirror import StatusSnapshot, TaskBatch
 from app.services.sync.plan import SyncPlan
 
 T = TypeVar("T")
@@ -145,6 +145,7 @@ class AccountSync:
     heartbeat: Heartbeat | None = None
     # Whose sync this is: the user a status move seen in ACE is logged for (None: no logs).
     seen_by: int | None = None
+    _statuses_before: StatusSnapshot | None = field(default=None, init=False, repr=False)
 
     @property
     def _tombstones(self) -> bool:
@@ -205,6 +206,11 @@ class AccountSync:
         project_ids: dict[int, int] = await self.write(
             lambda s: mirror_service.project_ids_by_ace_id(s, account_id=self.account_id)
         )
+        if self.seen_by is not None:
+            seen_by = self.seen_by
+            self._statuses_before = await self.write(
+                lambda s: StatusSnapshot.read(s, account_id=self.account_id, user_id=seen_by)
+            )
         pages: asyncio.Queue[TaskBatch | None] = asyncio.Queue(maxsize=4)
         # A full pass reads every status list afresh; an incremental run starts from the
         # lists this process read last (see `STATUS_LISTS`).
@@ -307,7 +313,7 @@ class AccountSync:
                 project_ids=project_ids,
                 now=now,
                 changed=changed,
-                status_seen_by=self.seen_by,
+                statuses_before=self._statuses_before,
             )
             self.tally.add(SyncPhase.tasks, counts)
             if skipped:
@@ -316,6 +322,8 @@ class AccountSync:
                 )
 
         await self.write(work)
+        if self._statuses_before is not None:
+            self._statuses_before.advance(batch)
         self.tally.unknown_statuses += batch.unknown_statuses
         self.tally.changed_tasks.update(changed)
         if self.plan.modified_since is not None and changed:

@@ -229,16 +229,16 @@ async def mirror_tasks(
     project_ids: dict[int, int],
     now: datetime,
     changed: list[int] | None = None,
-    status_seen_by: int | None = None,
+    statuses_before: StatusSnapshot | None = None,
 ) -> tuple[UpsertCounts, int]:
     """Upsert tasks; returns the counts and how many tasks were skipped because their project
     is not mirrored (ACE listed a task of a project it did not list). The ACE ids of the
     tasks inserted or updated are appended to `changed`.
 
-    With `status_seen_by` (the acehub user whose sync this is), a stored task whose status
-    ACE now reports differently gets a `status_change` log (old → new, source `ace`, dated
-    the day ACE last modified the task), attributed to that user: ACE does not say who moved
-    it. A task seen for the first time has no log: nothing moved."""
+    With `statuses_before` (the statuses stored when the sync began), a stored task whose
+    status ACE now reports differently gets a `status_change` log (old → new, source `ace`,
+    dated the day ACE last modified the task), attributed to the snapshot's user: ACE does not
+    say who moved it. A task seen for the first time has no log: nothing moved."""
     # The last row per ACE id (ACE may repeat a row; an upsert must see each key once), in
     # the order of first appearance, as `_unique` keeps it.
     last = {task_id: index for index, task_id in enumerate(tasks.task_ids)}
@@ -255,11 +255,6 @@ async def mirror_tasks(
         **{name: values for name, values in tasks.columns.items() if name != "ace_project_id"},
         **_stamps(now, count, synced=True),
     }
-    before = (
-        await _stored_statuses(session, account_id, tasks.task_ids)
-        if status_seen_by is not None
-        else {}
-    )
     written: list[int] = []
     counts = await upsert_columns(
         session,
@@ -271,36 +266,54 @@ async def mirror_tasks(
     )
     if changed is not None:
         changed.extend(written)
-    if before and status_seen_by is not None:
-        await _log_status_moves(session, account_id, tasks, before, written, status_seen_by, now)
+    if statuses_before is not None and statuses_before.by_ace_id:
+        await _log_status_moves(session, account_id, tasks, statuses_before, written, now)
     return counts, len(last) - count
 
 
-async def _stored_statuses(
-    session: AsyncSession, account_id: str, ace_task_ids: list[int]
-) -> dict[int, tuple[int, str | None]]:
-    """{ACE task id: (acehub id, stored status)} of the given tasks already mirrored."""
-    found: dict[int, tuple[int, str | None]] = {}
-    for start in range(0, len(ace_task_ids), 5000):
+@dataclass
+class StatusSnapshot:
+    """The account's stored task statuses when a sync began, and whose sync it is.
+
+    Read once per sync, in one statement: a lookup per page would be planned on the
+    statistics of before the sync, which on a table the sync is filling make PostgreSQL scan
+    the whole account for every page. Once a page is written, `advance` takes its statuses
+    in, so a task ACE lists twice is logged once."""
+
+    user_id: int
+    by_ace_id: dict[int, tuple[int, str | None]]
+
+    def advance(self, tasks: TaskBatch) -> None:
+        """Take in the statuses of a page that was written (and committed)."""
+        for ace_id, status in zip(tasks.task_ids, tasks.columns["status"], strict=True):
+            stored = self.by_ace_id.get(ace_id)
+            if stored is not None:
+                self.by_ace_id[ace_id] = (stored[0], status)
+
+    @classmethod
+    async def read(cls, session: AsyncSession, *, account_id: str, user_id: int) -> StatusSnapshot:
         rows = await session.execute(
-            select(Task.ace_task_id, Task.id, Task.status).where(
-                Task.account_id == account_id,
-                Task.ace_task_id.in_(ace_task_ids[start : start + 5000]),
-            )
+            select(Task.ace_task_id, Task.id, Task.status).where(Task.account_id == account_id)
         )
-        found.update({ace_id: (task_id, status) for ace_id, task_id, status in rows})
-    return found
+        names: dict[str, str] = {}  # one string object per distinct status
+        return cls(
+            user_id,
+            {
+                ace_id: (task_id, None if status is None else names.setdefault(status, status))
+                for ace_id, task_id, status in rows
+            },
+        )
 
 
 async def _log_status_moves(
     session: AsyncSession,
     account_id: str,
     tasks: TaskBatch,
-    before: Mapping[int, tuple[int, str | None]],
+    snapshot: StatusSnapshot,
     written: list[int],
-    user_id: int,
     now: datetime,
 ) -> None:
+    before = snapshot.by_ace_id
     index = {task_id: i for i, task_id in enumerate(tasks.task_ids)}
     statuses = tasks.columns["status"]
     modified = tasks.columns["ace_modified_at"]
@@ -314,7 +327,7 @@ async def _log_status_moves(
             {
                 "account_id": account_id,
                 "task_id": stored[0],
-                "user_id": user_id,
+                "user_id": snapshot.user_id,
                 "kind": TaskLogKind.status_change,
                 "date_worked": (modified[i] or now).date(),
                 "old_status": stored[1],
