@@ -13,6 +13,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -127,8 +128,28 @@ class Settings(BaseSettings):
     save_max_items: int = Field(default=50_000, ge=1)
     save_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
+    # --- task logs ----------------------------------------------------------------------------
+    # The account's time zone (an IANA name): what "today" is for dates worked.
+    report_timezone: str = "UTC"
+    # How many days after today a date worked may be (0: not in the future).
+    log_future_days: int = Field(default=0, ge=0, le=366)
+    # Send the time logs of ACE users to ACE (false: every log stays local to acehub).
+    ace_write_back: bool = True
+
+    # --- reports ----------------------------------------------------------------------------
+    # The reports' "today" (overdue, workload) is today in REPORT_TIMEZONE above. Days worked
+    # are dates, so day/week/month buckets never shift with the zone; weeks start on:
+    report_week_start: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = "monday"
+
     # --- shared state -----------------------------------------------------------------------
     redis_url: str | None = None
+
+    @field_validator("report_week_start", mode="before")
+    @classmethod
+    def _lower_weekday(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -142,6 +163,15 @@ class Settings(BaseSettings):
         if isinstance(parsed, list):
             return [ip_network(str(item), strict=False) for item in parsed]
         return parsed
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"not a known IANA time zone: {value!r}") from exc
+        return value
 
     @field_validator("redis_url", mode="before")
     @classmethod

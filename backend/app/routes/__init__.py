@@ -7,8 +7,10 @@ from app.routes import (
     auth_routes,
     health_routes,
     project_routes,
+    report_routes,
     save_route,
     sync_routes,
+    task_log_routes,
     task_routes,
     user_routes,
 )
@@ -32,4 +34,6 @@ api_router.include_router(admin_routes.router)
 api_router.include_router(sync_routes.router)
 api_router.include_router(project_routes.router)
 api_router.include_router(task_routes.router)
+api_router.include_router(task_log_routes.router)
 api_router.include_router(save_route.router)
+api_router.include_router(report_routes.router)

@@ -1,0 +1,1 @@
+"""The reports' steps; `services.report_service` is their entry point."""
