@@ -15,10 +15,10 @@ from sqlalchemy import delete
 
 from ace_sandbox.store import Account
 from ace_sandbox.testing import SandboxServer
-from app.auth.security import hash_password
 from app.connection.database import Database
-from app.models import AceSession, AuthSource, RoleEnum, TaskLog, TaskLogKind, User
+from app.models import AceSession, RoleEnum, TaskLog, TaskLogKind
 from app.services.task_log_service import week_start_of
+from tests.factories import local_user_signed_in
 from tests.sync.conftest import SyncEnv, open_env
 from tests.task_logs.helpers import a_day_without_time, all_logs, ready, task_of, user_named
 
@@ -290,24 +290,11 @@ async def test_another_user_s_ace_log_changes_with_their_session(
 async def test_a_local_account_s_logs_stay_local(env: SyncEnv, database: Database) -> None:
     await ready(env)
     task = await task_of(env, "alice")
-    async with database.session() as session:
-        session.add(
-            User(
-                account_id="demo",
-                username="local-lead",
-                password_hash=hash_password("local-password-1"),
-                role=RoleEnum.manager,
-                auth_source=AuthSource.local,
-                is_active=True,
-            )
+    local = (
+        await local_user_signed_in(
+            env.client, database, username="local-lead", role=RoleEnum.manager, account_id="demo"
         )
-        await session.commit()
-    login = await env.client.post(
-        "/auth/login",
-        json={"account_id": "demo", "username": "local-lead", "password": "local-password-1"},
-    )
-    assert login.status_code == 200, login.text
-    local = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+    ).headers
     env.sandbox.stats.reset()
 
     response = await _post(

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from ace_sandbox.testing import SandboxServer
-from app.auth.security import hash_password
 from app.connection.database import Database
-from app.models import AuthSource, RoleEnum, Task, TaskAssignee, TaskLog, TaskLogKind, User
+from app.models import RoleEnum, Task, TaskAssignee, TaskLog, TaskLogKind, User
+from tests.factories import local_user_signed_in
 from tests.sync.conftest import SyncEnv, open_env
 
 COMPLETED = 1
@@ -158,24 +158,11 @@ async def test_who_may_change_which_task(env: SyncEnv, database: Database) -> No
     assert foreign.status_code == 404
     assert await _logs(env) == []
 
-    async with database.session() as session:
-        session.add(
-            User(
-                account_id="demo",
-                username="local-boss",
-                password_hash=hash_password("local-password-1"),
-                role=RoleEnum.admin,
-                auth_source=AuthSource.local,
-                is_active=True,
-            )
+    local = (
+        await local_user_signed_in(
+            env.client, database, username="local-boss", role=RoleEnum.admin, account_id="demo"
         )
-        await session.commit()
-    login = await env.client.post(
-        "/auth/login",
-        json={"account_id": "demo", "username": "local-boss", "password": "local-password-1"},
-    )
-    assert login.status_code == 200, login.text
-    local = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+    ).headers
     response = await env.client.patch(f"/tasks/{not_hers.id}", json={"comment": "x"}, headers=local)
     assert response.status_code == 403
     assert response.json()["error_code"] == "FORBIDDEN"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 
 from app.ace.errors import AceError
@@ -11,9 +13,11 @@ from app.auth.security import GuidCipher
 from app.config import Settings
 from app.connection.database import Database
 from app.connection.unit_of_work import unit_of_work
+from app.connection.upsert import upsert_columns
 from app.dto.task_log_dto import TaskLogCreate, TaskLogRead, TaskLogUpdate
 from app.errors import AppError, ErrorCode
-from app.models import TaskLog, TaskLogKind, TaskLogSource, User
+from app.models import TaskLog, TaskLogKind, TaskLogSource, User, table_of
+from app.models.base import utcnow
 from app.services import ace_session_service
 from app.services.task_logs.ace_lines import (
     DAYS_PER_WEEK,
@@ -111,24 +115,42 @@ async def create_log(
         if line_id is None:
             raise
     async with unit_of_work(database) as session:
+        # Keyed like the sync's time entries, in one statement: a sync that mirrored the
+        # line meanwhile is updated, never a duplicate key.
+        now = utcnow()
+        key: dict[str, list[Any]] = {
+            "account_id": [user.account_id],
+            "ace_timesheet_line_id": [line_id],
+            "date_worked": [day],
+        }
+        await upsert_columns(
+            session,
+            table_of(TaskLog),
+            {
+                **key,
+                "task_id": [task.id],
+                "user_id": [user.id],
+                "kind": [TaskLogKind.time],
+                "source": [TaskLogSource.ace],
+                "hours": [hours],
+                "comment": [body.comment],
+                "created_at": [now],
+                "updated_at": [now],
+            },
+            keys=tuple(key),
+            update=("task_id", "user_id", "source", "hours", "comment"),
+            touch=("updated_at",),
+        )
         mirrored = await session.scalar(
-            select(TaskLog).where(
+            select(TaskLog)
+            .where(
                 TaskLog.account_id == user.account_id,
                 TaskLog.ace_timesheet_line_id == line_id,
                 TaskLog.date_worked == day,
             )
+            .execution_options(populate_existing=True)
         )
-        if mirrored is None:  # else a sync mirrored it meanwhile
-            mirrored = TaskLog(
-                account_id=user.account_id,
-                ace_timesheet_line_id=line_id,
-                date_worked=day,
-                kind=TaskLogKind.time,
-            )
-            session.add(mirrored)
-        mirrored.task_id, mirrored.user_id = task.id, user.id
-        mirrored.source, mirrored.hours, mirrored.comment = TaskLogSource.ace, hours, body.comment
-        await session.flush()
+        assert mirrored is not None
         return read(mirrored)
 
 
