@@ -316,3 +316,42 @@ async def test_a_local_account_s_logs_stay_local(env: SyncEnv, database: Databas
     assert (await env.client.delete(f"/task-logs/{log_id}", headers=local)).status_code == 200
     assert [c["fct"] for c in env.sandbox.stats.recent() if "workitem" in c["fct"]] == []
     assert all(isinstance(log, TaskLog) for log in await all_logs(env))
+
+
+async def test_a_sync_that_mirrors_the_line_between_ace_and_acehub_makes_no_duplicate(
+    own_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the write-back's key guards against, forced: ACE saves the line, a full sync
+    mirrors it, and only then does the write-back store its row."""
+    env = own_env
+    alice, admin = await ready(env)
+    task = await task_of(env, "alice")
+    day = a_day_without_time()
+    ace = env.app.state.ace
+    save_in_ace = ace.save_work_item
+    synced: list[object] = []
+
+    async def save_then_sync(*args: Any, **kwargs: Any) -> int:
+        line_id: int = await save_in_ace(*args, **kwargs)
+        synced.append((await env.run_sync(admin, kind="full"))["state"])
+        return line_id
+
+    monkeypatch.setattr(ace, "save_work_item", save_then_sync)
+
+    response = await _post(
+        env, task.id, alice, kind="time", date_worked=day.isoformat(), hours=2.5, comment="Race"
+    )
+
+    assert response.status_code == 201, response.text
+    assert synced == ["succeeded"]
+    created = response.json()["data"]
+    [row] = await all_logs(env, ace_timesheet_line_id=created["ace_timesheet_line_id"])
+    assert (row.id, row.source.value, row.hours, row.comment) == (
+        created["id"],
+        "ace",
+        2.5,
+        "Race",
+    )
+    monkeypatch.undo()
+    assert (await env.run_sync(admin, kind="full"))["state"] == "succeeded"
+    assert len(await all_logs(env, date_worked=day, user_id=row.user_id)) == 1
