@@ -150,6 +150,49 @@ def _fresh_read(f: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _report(f: dict[str, Any]) -> list[Row]:
+    time_report, exports, writes = f["time_report"], f["exports"], f["write_back"]
+    manager, member = time_report["manager"], time_report["member"]
+    rows: list[Row] = [
+        (
+            f"GET /reports/time project x month, manager ({f['logs']:,} logs, 2 years)",
+            f"p50 {manager['p50_ms']} ms, p95 {manager['p95_ms']} ms",
+            f"p95 {time_report['manager_sql']['p95_ms']} ms bare SQL (asyncpg)",
+            _ratio(time_report["manager_ratio_p95"]),
+            "< 300 ms p95",
+        ),
+        (
+            f"GET /reports/time project x month, member ({f['member_logs']:,} own logs)",
+            f"p50 {member['p50_ms']} ms, p95 {member['p95_ms']} ms",
+            f"p95 {time_report['member_sql']['p95_ms']} ms bare SQL (asyncpg)",
+            _ratio(time_report["member_ratio_p95"]),
+            "(information)",
+        ),
+    ]
+    for kind in ("csv", "xlsx"):
+        tenth, whole = exports[f"{kind}_tenth"], exports[f"{kind}_all"]
+        rows.append(
+            (
+                f"GET /reports/time?format={kind}, one row per log ({whole['rows']:,} rows)",
+                f"{whole['rows_per_s']:,} rows/s, peak RSS {whole['rss_peak_mib']} MiB",
+                f"peak RSS {tenth['rss_peak_mib']} MiB at {tenth['rows']:,} rows",
+                "-",
+                "flat",
+            )
+        )
+    endpoint, ace = writes["endpoint"], writes["ace_saveworkitem"]
+    rows.append(
+        (
+            f"POST /tasks/{{id}}/logs written back to ACE ({writes['writes']} logs)",
+            f"p50 {endpoint['p50_ms']} ms, p99 {endpoint['p99_ms']} ms",
+            f"p50 {ace['p50_ms']} ms ACE saveworkitem alone",
+            _ratio(writes["ace_share_of_p50"]),
+            "(information: ACE's share)",
+        )
+    )
+    return rows
+
+
 BENCHES = [
     Bench(
         "ace_client",
@@ -173,6 +216,13 @@ BENCHES = [
         (),
         ("--tasks", "100000", "--duration", "5"),
         _fresh_read,
+    ),
+    Bench(
+        "report",
+        "bench.report_bench",
+        (),
+        ("--logs", "100000", "--tasks", "5000", "--users", "100", "--writes", "50"),
+        _report,
     ),
 ]
 
