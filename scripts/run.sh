@@ -35,6 +35,7 @@ fi
 cat <<MSG
 
   acehub API:   http://${HOST}:${PORT}/docs
+  Dashboard:    http://${HOST}:${PORT}/dashboard (account demo, alice or admin, demo-password)
   ACE API:      ${ACE_API_URL:-$(env_file_value ACE_API_URL)}
   Demo sign-in: POST /user/login {"account_id": "demo", "username": "alice", "password": "demo-password"}
 

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     CONFLICT = "CONFLICT"
+    CSRF_FAILED = "CSRF_FAILED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -57,6 +58,7 @@ ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.NOT_FOUND: (404, "Not Found"),
     ErrorCode.METHOD_NOT_ALLOWED: (405, "Method Not Allowed"),
     ErrorCode.CONFLICT: (409, "Conflict"),
+    ErrorCode.CSRF_FAILED: (403, "CSRF Check Failed"),
     ErrorCode.PAYLOAD_TOO_LARGE: (413, "Payload Too Large"),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "Unsupported Media Type"),
     ErrorCode.VALIDATION_ERROR: (422, "Validation Error"),

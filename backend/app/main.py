@@ -7,9 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from app.ace.client import AceClient
@@ -21,14 +24,21 @@ from app.connection.database import Database
 from app.connection.urls import redacted
 from app.error_handlers import register_error_handlers
 from app.logging_config import configure_logging
-from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.middleware import (
+    BodySizeLimitMiddleware,
+    PageSecurityHeadersMiddleware,
+    RequestContextMiddleware,
+)
 from app.request_context import REQUEST_ID_HEADER
-from app.routes import api_router
+from app.routes import api_router, dashboard_routes, docs_routes
 from app.runtime import settle_garbage_collector
 from app.services.sync import scheduler as sync_scheduler
 from app.services.sync.runner import JobRunner
+from app.web import session as web_session
+from app.web.session import SignInRequired
 
 log = logging.getLogger("acehub")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def _version() -> str:
@@ -84,10 +94,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         summary="Sign in with AceProject, mirror its data, serve tasks, logs and reports.",
         lifespan=lifespan,
+        # Served by docs_routes from the vendored files instead of FastAPI's CDN defaults.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     register_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(docs_routes.router)
+    app.include_router(dashboard_routes.router)
+    app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Outermost last: request id → body cap → CORS → routes.
     app.add_middleware(
@@ -103,8 +120,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         path_limits={"/data/save": settings.save_max_body_bytes},
     )
+    app.add_middleware(PageSecurityHeadersMiddleware, prefix=web_session.PATH)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+async def _to_sign_in(request: Request, _exc: Exception) -> Response:
+    """A dashboard page without a usable session: to the sign-in page (a partial refresh
+    is told through htmx's redirect header, so the whole page goes)."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": web_session.LOGIN_PATH})
+    response = RedirectResponse(web_session.LOGIN_PATH, status_code=303)
+    web_session.clear_session_cookies(response, request.app.state.settings)
+    return response
 
 
 def app_factory() -> FastAPI:

@@ -20,6 +20,7 @@ from app.dto.report_dto import (
 )
 from app.dto.response import SuccessResponse
 from app.dto.task import MAX_ID
+from app.routes.downloads import download
 from app.routes.openapi import error_responses
 from app.services import report_service
 from app.services.reports.export import Export
@@ -35,14 +36,7 @@ _DOWNLOADS: dict[int | str, dict[str, Any]] = {
 
 
 def _download(database: DatabaseDep, report: Export, filters: ReportFilters) -> StreamingResponse:
-    media_type = report_service.MEDIA_TYPES[filters.format]
-    return StreamingResponse(
-        report_service.stream_export(database, report, file_format=filters.format, bom=filters.bom),
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{report.filename(filters.format)}"'
-        },
-    )
+    return download(database, report, file_format=filters.format, bom=filters.bom)
 
 
 @router.get(
