@@ -83,7 +83,9 @@ def _date_bucket_postgresql(element: _DateBucket, compiler: SQLCompiler, **kw: A
     if element.unit == "day":
         return f"CAST({column} AS DATE)"
     if element.unit == "month":
-        return f"CAST(date_trunc('month', {column}) AS DATE)"
+        # Truncated as a plain timestamp: a date taken as timestamptz would go through the
+        # session's time zone for nothing (and cost a conversion per row).
+        return f"CAST(date_trunc('month', CAST({column} AS TIMESTAMP)) AS DATE)"
     # isodow: 1 Monday .. 7 Sunday; days since the week's start = (isodow - 1 - start) mod 7.
     shift = 6 - element.week_start
     return (
