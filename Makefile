@@ -8,13 +8,19 @@ BACKEND := backend
 VENV := $(BACKEND)/.venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+LOAD_SECONDS ?= 60
+LOAD_USERS ?= 20
+SOAK_MINUTES ?= 10
 
-.PHONY: help install run test lint typecheck pytest bench mutate migrate clean
+.PHONY: help install run test lint typecheck pytest bench load soak fuzz mutate migrate clean
 
 help:
 	@echo "make run    - install, migrate, start the ACE sandbox (unless ACE_API_URL is set) and the API"
 	@echo "make test   - ruff, ruff format --check, import contracts, mypy --strict and pytest (PostgreSQL when reachable)"
 	@echo "make bench  - the benchmarks (see README)"
+	@echo "make load   - a bounded mixed load on real servers, LOAD_SECONDS=$(LOAD_SECONDS) LOAD_USERS=$(LOAD_USERS) (PostgreSQL)"
+	@echo "make soak   - the same load for SOAK_MINUTES=$(SOAK_MINUTES), memory/fds/connections every 30 s (PostgreSQL)"
+	@echo "make fuzz   - schemathesis over the OpenAPI schema, FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) examples per operation (long)"
 	@echo "make mutate - mutation testing, MUTANTS='app.services.sync.mirror.*' by default (long)"
 	@echo "make migrate- apply migrations to DATABASE_URL"
 
@@ -48,6 +54,18 @@ test: lint typecheck pytest
 
 bench: install
 	./scripts/bench.sh
+
+# Load and soak runs (docs/benchmarks.md): PostgreSQL on 127.0.0.1:5432, database acehub_load.
+load: install
+	cd $(BACKEND) && .venv/bin/python -m load.run --users $(LOAD_USERS) --seconds $(LOAD_SECONDS)
+
+soak: install
+	cd $(BACKEND) && .venv/bin/python -m load.run --soak --users $(LOAD_USERS) --minutes $(SOAK_MINUTES)
+
+# The schema fuzz of the suite (tests/fuzz), with many more examples per operation.
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	cd $(BACKEND) && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) .venv/bin/pytest tests/fuzz -p no:cacheprovider -q
 
 # Mutation testing (mutmut): which changed lines does the suite fail to notice?
 MUTANTS ?= app.services.sync.mirror.*

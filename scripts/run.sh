@@ -15,7 +15,11 @@ env_file_value() {  # the value of $1 in ../.env, if the file sets it
 $ACEHUB migrate
 
 sandbox_pid=""
-cleanup() { [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null || true; }
+worker_pid=""
+cleanup() {
+  [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null || true
+  [ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 
 if [ -z "${ACE_API_URL:-}" ] && [ -z "$(env_file_value ACE_API_URL)" ]; then
@@ -31,6 +35,16 @@ if [ -z "${ACE_API_URL:-}" ] && [ -z "$(env_file_value ACE_API_URL)" ]; then
   ACE_PASSWORD=demo-password $ACEHUB sync --account-id demo --username admin
   ACE_PASSWORD=demo-password $ACEHUB sync --account-id acme --username carol
 fi
+
+# On PostgreSQL, syncs run on the job queue: one job worker beside the API.
+database_url=${DATABASE_URL:-$(env_file_value DATABASE_URL)}
+case "$database_url" in
+  postgres*)
+    $ACEHUB worker --name local &
+    worker_pid=$!
+    echo "job worker started (syncs run on the queue)"
+    ;;
+esac
 
 cat <<MSG
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from app import metrics
 from app.config import Settings, get_settings
 from app.connection import migrations
 from app.connection.database import Database
@@ -36,6 +37,7 @@ def serve(
 
     settings = get_settings()
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    metrics.prepare_multiprocess_dir(1 if reload else workers)  # before the workers start
     uvicorn.run(
         "app.main:app_factory",
         factory=True,
@@ -49,7 +51,54 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        # A worker importing the app on a busy host can take well over uvicorn's default 5 s
+        # to answer its first health check; killed then, it would start over and over.
+        timeout_worker_healthcheck=60,
     )
+
+
+@cli.command()
+def worker(
+    name: Annotated[str | None, typer.Option(help="Worker name (logs, the queue's tables)")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's metrics on 127.0.0.1:PORT")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface of the metrics port")] = "127.0.0.1",
+) -> None:
+    """Run sync jobs from the job queue (PostgreSQL), and its periodic tasks, until stopped
+    (SIGINT / SIGTERM: the running jobs finish first, or are recorded as interrupted)."""
+    settings = get_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    if settings.is_sqlite:
+        typer.echo("acehub worker needs PostgreSQL: on SQLite, syncs run in the API process")
+        raise typer.Exit(code=2)
+    if metrics_port is not None:
+        from app.metrics import start_worker_metrics_server
+
+        start_worker_metrics_server(metrics_port, host=metrics_host)
+    asyncio.run(_worker(settings, name))
+
+
+async def _worker(settings: Settings, name: str | None) -> None:
+    from app.ace.client import AceClient
+    from app.ace.transport import create_http_client
+    from app.auth.security import GuidCipher
+    from app.services.sync import queue
+
+    database = Database(settings)
+    http = create_http_client(settings)
+    try:
+        deps = queue.WorkerDeps(
+            database=database,
+            ace=AceClient.from_settings(settings, http),
+            cipher=GuidCipher(settings.secret_key.get_secret_value()),
+            settings=settings,
+        )
+        logging.getLogger("acehub").info("acehub worker started", extra={"worker": name})
+        await queue.run_worker(deps, name=name)
+    finally:
+        await http.aclose()
+        await database.dispose()
 
 
 @cli.command()
@@ -257,6 +306,12 @@ async def _sync(
                 client_ip="cli",
             )
             identity = signed_in.identity
+            # This command runs the job itself, now: it cannot wait behind another one.
+            if await jobs.active_job(session, account_id=identity.account_id) is not None:
+                raise AppError(
+                    "A sync of this account is already queued or running",
+                    code=ErrorCode.CONFLICT,
+                )
             job = await jobs.request_job(
                 session,
                 database=database,

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: str = "INFO"
+    # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset: open.
+    metrics_token: SecretStr | None = None
 
     # --- ACE client -------------------------------------------------------------------------
     ace_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -104,10 +106,20 @@ class Settings(BaseSettings):
     ace_page_size: int = Field(default=500, ge=1, le=1000)
 
     # --- rate limits (the `limits` notation: "10/15 minutes") --------------------------------
-    # Failed sign-ins per (account, username) and per client address; refreshes per address.
+    # Failed sign-ins per (account, username, client address), refused past the limit; per
+    # address across usernames (not applied to the address's known-good usernames); refreshes
+    # per address.
     login_limit_per_user: str = "10/15 minutes"
     login_limit_per_ip: str = "50/15 minutes"
     refresh_limit_per_ip: str = "60/minute"
+    # A username's failures from every address: past these free ones in the window, an
+    # address that is not known-good waits base * 2**(failures - free) seconds (capped) after
+    # the last failure. The defaults let a guesser rotating addresses about 30 tries an hour.
+    login_slowdown_per_user: str = "10/30 minutes"
+    login_slowdown_base_seconds: float = Field(default=2.0, gt=0)
+    login_slowdown_max_seconds: float = Field(default=900.0, gt=0)
+    # A (username, address) that signed in is known-good this long after its last success.
+    login_known_good_days: float = Field(default=30.0, gt=0)
 
     # --- ACE mirror / sync ------------------------------------------------------------------
     # Every N minutes each worker starts an `auto` sync of every account that has a signed-in
@@ -122,6 +134,20 @@ class Settings(BaseSettings):
     sync_time_entries_days: int = Field(default=365, ge=1)
     # A running job whose heartbeat is older than this is taken as dead (its worker died).
     sync_stale_seconds: float = Field(default=120.0, gt=0)
+    # Who runs sync jobs: `queue` (procrastinate on PostgreSQL: the API queues, `acehub
+    # worker` processes run them), `in_process` (the API process that accepted the job), or
+    # `auto`: the queue on PostgreSQL, in process on SQLite.
+    sync_runner: Literal["auto", "queue", "in_process"] = "auto"
+    # Queue mode: the periodic syncs' schedule as a cron line (5 fields, or a 6th for
+    # seconds); unset: every SYNC_INTERVAL_MINUTES.
+    sync_schedule_cron: str | None = None
+    # Queue mode: a job whose worker stopped beating is run again, at most this many times
+    # in all; a worker is taken for dead after WORKER_STALLED_SECONDS without a beat.
+    sync_max_attempts: int = Field(default=3, ge=1, le=20)
+    worker_stalled_seconds: float = Field(default=30.0, gt=0)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # Sync jobs one worker runs at once (each for another account).
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
 
     # --- batch save ---------------------------------------------------------------------------
     # POST /data/save: most items per request (all lists together) and largest body, in bytes.
@@ -142,6 +168,9 @@ class Settings(BaseSettings):
     report_week_start: Literal[
         "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
     ] = "monday"
+    # Every statement of a report (JSON or a download) may run this long, then the report
+    # answers 504 REPORT_TIMEOUT (PostgreSQL only: SQLite has no statement timeout).
+    report_statement_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # --- shared state -----------------------------------------------------------------------
     redis_url: str | None = None
@@ -173,7 +202,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not a known IANA time zone: {value!r}") from exc
         return value
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "metrics_token", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -221,6 +250,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def syncs_on_queue(self) -> bool:
+        """Sync jobs go through the job queue (run by `acehub worker`), not this process."""
+        if self.sync_runner == "auto":
+            return not self.is_sqlite
+        return self.sync_runner == "queue"
 
     @property
     def json_logs(self) -> bool:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.connection.faults import is_unavailable
 from app.dto.response import ErrorResponse
 from app.errors import ERROR_STATUS, AppError, ErrorCode
 from app.request_context import REQUEST_ID_HEADER, current_request_id, request_id_var
@@ -72,14 +73,18 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI wraps errors raised while reading the body (e.g. our body cap) in a 400.
         return await _app_error(request, exc.__cause__)
     code = _HTTP_STATUS_CODES.get(exc.status_code)
+    status_code: int | None = exc.status_code
     if code is None:
         code = ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.VALIDATION_ERROR
+        # FastAPI's 400 for a body it cannot decode (e.g. not UTF-8) is a validation error:
+        # answered with that code's status, 422, like a body that is not JSON.
+        status_code = None if code is ErrorCode.VALIDATION_ERROR else exc.status_code
     messages = {
         ErrorCode.NOT_FOUND: "No such resource",
         ErrorCode.METHOD_NOT_ALLOWED: "This method is not allowed on this resource",
     }
     message = messages.get(code) or str(exc.detail)
-    return error_response(code, message, headers=exc.headers, status_code=exc.status_code)
+    return error_response(code, message, headers=exc.headers, status_code=status_code)
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -113,16 +118,17 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True when a database error means the server is unreachable, not that SQL was wrong."""
-    if isinstance(exc, sa_exc.TimeoutError | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        if isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc.orig):
-            return True  # SQLite's busy timeout ran out: retryable, not a bug
-        return bool(exc.connection_invalidated) or isinstance(
-            exc.orig, ConnectionError | OSError | TimeoutError
-        )
-    return False
+    """True when a database error means the server is unreachable, not that SQL was wrong
+    (the classification lives with the database door: `connection.faults`)."""
+    return is_unavailable(exc)
+
+
+async def _any_error(request: Request, exc: Exception) -> JSONResponse:
+    # A driver's own error can escape SQLAlchemy's wrapping (a refused or timed-out connect
+    # raises the driver's error as it is): still a 503, not a 500.
+    if is_connection_error(exc):
+        return await _database_unavailable(request, exc)
+    return await _unhandled(request, exc)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -139,4 +145,4 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
     app.add_exception_handler(ConnectionError, _database_unavailable)
-    app.add_exception_handler(Exception, _unhandled)
+    app.add_exception_handler(Exception, _any_error)

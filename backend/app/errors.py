@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     ACE_UNAVAILABLE = "ACE_UNAVAILABLE"
     ACE_TIMEOUT = "ACE_TIMEOUT"
     DB_UNAVAILABLE = "DB_UNAVAILABLE"
+    REPORT_TIMEOUT = "REPORT_TIMEOUT"
     REDIS_UNAVAILABLE = "REDIS_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -67,6 +68,7 @@ ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.ACE_UNAVAILABLE: (503, "ACE Unavailable"),
     ErrorCode.ACE_TIMEOUT: (504, "ACE Timeout"),
     ErrorCode.DB_UNAVAILABLE: (503, "Database Unavailable"),
+    ErrorCode.REPORT_TIMEOUT: (504, "Report Timeout"),
     ErrorCode.REDIS_UNAVAILABLE: (503, "Redis Unavailable"),
     ErrorCode.INTERNAL_ERROR: (500, "Internal Error"),
 }

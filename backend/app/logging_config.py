@@ -1,7 +1,7 @@
 """Structured logging: one JSON object per line in production, readable lines in development.
 
-Every record carries the current request id. Secrets never reach a log: code logs ids and
-counts, never passwords, tokens or ACE GUIDs.
+Every record carries the current request id, and a sync job's records its job id. Secrets
+never reach a log: code logs ids and counts, never passwords, tokens or ACE GUIDs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from app.request_context import current_request_id
+from app.request_context import current_job_id, current_request_id
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -26,6 +26,10 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id() or "-"
+        # Set here, not in the record factory: a record made with `extra={"job_id": ...}`
+        # would clash with an attribute the factory had already set.
+        if not hasattr(record, "job_id") and (job_id := current_job_id()) is not None:
+            record.job_id = job_id
         return True
 
 

@@ -30,10 +30,13 @@ from app.middleware import (
     RequestContextMiddleware,
 )
 from app.request_context import REQUEST_ID_HEADER
-from app.routes import api_router, dashboard_routes, docs_routes
+from app.routes import api_router, dashboard_routes, docs_routes, metrics_routes
+from app.routes.openapi import keep_declared_request_bodies
 from app.runtime import settle_garbage_collector
+from app.services.sync import queue as sync_queue
 from app.services.sync import scheduler as sync_scheduler
 from app.services.sync.runner import JobRunner
+from app.services.sync.worker import InProcessStarter
 from app.web import session as web_session
 from app.web.session import SignInRequired
 
@@ -62,18 +65,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.guid_cipher = GuidCipher(settings.secret_key.get_secret_value())
         app.state.jobs = JobRunner()
         app.state.rate_limiter = AuthRateLimiter(settings, create_storage(settings.redis_url))
+        queue = sync_queue.create_queue(settings) if settings.syncs_on_queue else None
         scheduler = None
-        if settings.sync_interval_minutes > 0:
-            scheduler = asyncio.create_task(
-                sync_scheduler.run_periodically(
-                    database=app.state.db,
-                    ace=app.state.ace,
-                    cipher=app.state.guid_cipher,
-                    settings=settings,
-                    runner=app.state.jobs,
-                ),
-                name="sync-scheduler",
+        if queue is not None:  # syncs run in `acehub worker` processes; this one only queues
+            await queue.open_async()
+            app.state.sync_starter = sync_queue.QueueStarter(queue, app.state.db)
+        else:
+            app.state.sync_starter = InProcessStarter(
+                app.state.jobs, app.state.db, app.state.ace, settings
             )
+            if settings.sync_interval_minutes > 0:
+                scheduler = asyncio.create_task(
+                    sync_scheduler.run_periodically(
+                        database=app.state.db,
+                        cipher=app.state.guid_cipher,
+                        settings=settings,
+                        starter=app.state.sync_starter,
+                    ),
+                    name="sync-scheduler",
+                )
         log.info(
             "acehub started",
             extra={"database": redacted(settings.database_url), "env": settings.app_env.value},
@@ -83,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 scheduler.cancel()
+            if queue is not None:
+                await queue.close_async()
             await app.state.jobs.shutdown()
             await app.state.ace_http.aclose()
             if app.state.redis is not None:
@@ -103,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(docs_routes.router)
     app.include_router(dashboard_routes.router)
+    keep_declared_request_bodies(app)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -122,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(PageSecurityHeadersMiddleware, prefix=web_session.PATH)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost of all: every answer is counted, the body cap's 413s included.
+    metrics_routes.instrument(app)
     return app
 
 

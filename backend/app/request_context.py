@@ -1,4 +1,4 @@
-"""Per-request context shared by middleware, handlers and log records."""
+"""Per-request (and per-sync-job) context shared by middleware, handlers and log records."""
 
 from __future__ import annotations
 
@@ -11,3 +11,11 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 def current_request_id() -> str | None:
     return request_id_var.get()
+
+
+# Set where a sync job runs (its own task), so every log line of the job carries its id.
+job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
+
+
+def current_job_id() -> str | None:
+    return job_id_var.get()

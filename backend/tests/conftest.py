@@ -139,6 +139,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "log_format": "text",
         "redis_url": None,
         "sync_interval_minutes": 0,
+        "sync_runner": "in_process",  # the queue has tests of its own (tests/sync/test_queue.py)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -17,6 +17,9 @@ States:
 Two stores share this logic: `InProcessBreaker` (the default; per process) and
 `RedisBreaker` (when `REDIS_URL` is set, so every worker sees the same state). The Redis one
 fails open: if Redis is unreachable, calls proceed as if the breaker were closed.
+
+Both publish their transitions to the `acehub_ace_breaker_state` gauge (`app.metrics`), and
+`state()` reads the current state for a scrape.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from app.metrics import BreakerState, set_breaker_state
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,20 @@ class CircuitBreaker(Protocol):
 
     async def record_failure(self) -> None: ...
 
+    async def state(self) -> BreakerState:
+        """The current state (for the metrics)."""
+        ...
+
+
+def _state_of(
+    failures: int, threshold: int, opened_until: float, probe_until: float, now: float
+) -> BreakerState:
+    if failures < threshold:
+        return BreakerState.closed
+    if now >= opened_until and now < probe_until:
+        return BreakerState.half_open
+    return BreakerState.open
+
 
 class InProcessBreaker:
     """The breaker's state in this process only. `clock` is injectable for tests."""
@@ -61,6 +80,7 @@ class InProcessBreaker:
         self._failures = 0
         self._opened_until = 0.0
         self._probe_until = 0.0
+        self._published: BreakerState | None = None
 
     async def acquire(self) -> float | None:
         now = self._clock()
@@ -71,18 +91,38 @@ class InProcessBreaker:
         if now < self._probe_until:
             return self._probe_until - now
         self._probe_until = now + self.reset_seconds
+        self._publish(BreakerState.half_open)
         return None
 
     async def record_success(self) -> None:
         self._failures = 0
         self._opened_until = 0.0
         self._probe_until = 0.0
+        self._publish(BreakerState.closed)
 
     async def record_failure(self) -> None:
         self._failures += 1
         if self._failures >= self.failure_threshold:
             self._opened_until = self._clock() + self.reset_seconds
             self._probe_until = 0.0
+            self._publish(BreakerState.open)
+
+    async def state(self) -> BreakerState:
+        state = _state_of(
+            self._failures,
+            self.failure_threshold,
+            self._opened_until,
+            self._probe_until,
+            self._clock(),
+        )
+        self._publish(state)
+        return state
+
+    def _publish(self, state: BreakerState) -> None:
+        # Only changes are written: in multi-process mode a write touches a shared file.
+        if state is not self._published:
+            self._published = state
+            set_breaker_state(state)
 
 
 # Each script runs atomically in Redis, so concurrent workers cannot both take the probe.
@@ -143,6 +183,8 @@ class RedisBreaker:
             logger.warning("ACE breaker state unavailable in Redis; letting the call through")
             return None
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
+        if text:
+            set_breaker_state(BreakerState.open)
         return float(text) if text else None
 
     async def record_success(self) -> None:
@@ -150,9 +192,28 @@ class RedisBreaker:
             await self._redis.delete(self.key)
         except (RedisError, OSError):
             logger.warning("ACE breaker state unavailable in Redis; success not recorded")
+            return
+        set_breaker_state(BreakerState.closed)
 
     async def record_failure(self) -> None:
         try:
-            await self._failure(keys=[self.key], args=self._args())
+            failures = await self._failure(keys=[self.key], args=self._args())
         except (RedisError, OSError):
             logger.warning("ACE breaker state unavailable in Redis; failure not recorded")
+            return
+        if int(failures) >= self.failure_threshold:
+            set_breaker_state(BreakerState.open)
+
+    async def state(self) -> BreakerState:
+        """Read from the shared hash; closed when Redis does not answer (the breaker then
+        lets calls through)."""
+        try:
+            values = await self._redis.hmget(self.key, ["failures", "opened_until", "probe_until"])
+        except (RedisError, OSError):
+            return BreakerState.closed
+        failures, opened_until, probe_until = (float(v) if v else 0.0 for v in values)
+        state = _state_of(
+            int(failures), self.failure_threshold, opened_until, probe_until, self._clock()
+        )
+        set_breaker_state(state)
+        return state

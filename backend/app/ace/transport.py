@@ -62,6 +62,7 @@ import orjson
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from app import metrics
 from app.ace.breaker import CircuitBreaker, InProcessBreaker, RedisBreaker
 from app.ace.dto import AceLogin, AceRow
 from app.ace.errors import AceError, AceRequestRefusedError
@@ -71,6 +72,13 @@ from app.errors import ErrorCode, retry_after_header
 logger = logging.getLogger(__name__)
 
 RowT = TypeVar("RowT", bound=AceRow)
+
+# The outcome label of `acehub_ace_calls` for an error (others: its code, in lower case).
+_OUTCOMES = {
+    ErrorCode.ACE_TIMEOUT: "timeout",
+    ErrorCode.ACE_UNAVAILABLE: "unavailable",
+    ErrorCode.ACE_BAD_RESPONSE: "bad_response",
+}
 
 
 def _package_version() -> str:
@@ -432,6 +440,34 @@ class AceTransport:
         return rows
 
     async def _post_once(
+        self,
+        fct: str,
+        params: Mapping[str, object],
+        *,
+        max_retries: int | None = None,
+        fmt: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`_attempts`, counted and timed: every call to ACE passes here (`acehub_ace_calls`)."""
+        started = time.monotonic()
+        outcome = "error"  # cancelled, or a crash
+        try:
+            rows = await self._attempts(fct, params, max_retries=max_retries, fmt=fmt)
+        except FailAnswer:
+            outcome = "refused"
+            raise
+        except _NotJsonError:
+            outcome = "bad_response"
+            raise
+        except AceError as error:
+            outcome = _OUTCOMES.get(error.code, error.code.value.lower())
+            raise
+        else:
+            outcome = "ok"
+            return rows
+        finally:
+            metrics.record_ace_call(fct, outcome, time.monotonic() - started)
+
+    async def _attempts(
         self,
         fct: str,
         params: Mapping[str, object],

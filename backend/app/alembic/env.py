@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
 from app.connection.dialect import alters_tables_by_copy
+from app.connection.migrations import include_name
 from app.connection.urls import to_async_url
 from app.models import Base
 from app.models.base import UTCDateTime
@@ -43,6 +44,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         url=url,
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=include_name,
         render_item=_render_item,
         render_as_batch=alters_tables_by_copy(connection, url),
         literal_binds=connection is None,

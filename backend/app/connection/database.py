@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.connection.faults import install_pool_guards
+from app.connection.pool import MeteredPool
 from app.models.base import Base
 
 __all__ = ["Base", "Database"]
@@ -50,20 +52,24 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             url,
             echo=settings.db_echo,
+            # A file database gets the queue pool, metered; `:memory:` keeps its static pool.
+            poolclass=MeteredPool if path and path != ":memory:" else None,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=settings.db_echo,
+        poolclass=MeteredPool,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        # No pre-ping (it costs a round trip per checkout): a connection found dead raises a
-        # disconnect error, which answers 503 and makes the pool drop every older connection,
-        # so a database restart costs at most one failed request per worker.
+        # No pre-ping (it costs a round trip per checkout). A connection the server closed
+        # (a restart) is replaced at checkout by `install_pool_guards`, for free; one that
+        # dies unannounced raises a disconnect error, which answers 503 and makes the pool
+        # drop every older connection.
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={
@@ -71,6 +77,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "server_settings": {"application_name": "acehub"},
         },
     )
+    install_pool_guards(engine)
+    return engine
 
 
 def rows_affected(result: Result[Any]) -> int:

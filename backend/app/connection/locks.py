@@ -42,6 +42,12 @@ async def account_lock(database: Database, name: str) -> AsyncIterator[bool]:
                 await conn.commit()
 
 
+def excludes_other_processes(database: Database) -> bool:
+    """Whether `account_lock` keeps other processes out (PostgreSQL's advisory locks); on
+    SQLite it always succeeds, one process being the whole deployment."""
+    return database.dialect == "postgresql"
+
+
 async def is_locked(database: Database, name: str) -> bool:
     """True when another session holds the lock (PostgreSQL); always False on SQLite."""
     if database.dialect != "postgresql":

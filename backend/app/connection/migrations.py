@@ -15,6 +15,16 @@ from app.connection.urls import to_async_url
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
+QUEUE_TABLE_PREFIX = "procrastinate_"
+"""The job queue's tables (PostgreSQL only) belong to procrastinate's own schema file; the
+models do not describe them, so comparisons of models and database leave them out."""
+
+
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Alembic's `include_name` hook: everything but the job queue's tables."""
+    return not (type_ == "table" and (name or "").startswith(QUEUE_TABLE_PREFIX))
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("sqlalchemy.url", to_async_url(database_url).replace("%", "%%"))

@@ -11,25 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.connection.faults import is_unavailable
 from app.errors import AppError, ErrorCode
 
 __all__ = ["ReadStatement"]
-
-# asyncpg's errors for a connection that is gone or refused (SQLAlchemy's handlers see none),
-# or left unusable (a backend terminated while the connection sat idle in the pool surfaces
-# as an `InternalClientError` on its next statement).
-_CONNECTION_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
 
 
 class ReadStatement:
@@ -64,7 +52,12 @@ class ReadStatement:
         assert driver is not None
         try:
             rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
-        except _CONNECTION_ERRORS as exc:
+        except Exception as exc:
+            # SQLAlchemy's handlers see none of the driver's errors here: a connection gone,
+            # refused or left unusable (a backend terminated while it sat in the pool) is
+            # discarded and answers DB_UNAVAILABLE; anything else is raised as it is.
+            if not is_unavailable(exc):
+                raise
             await _invalidate(connection, raw, exc)
             raise AppError(
                 "The database is unavailable; try again shortly",

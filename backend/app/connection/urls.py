@@ -62,3 +62,11 @@ def parse(raw: str) -> URL:
 def redacted(raw: str) -> str:
     """The URL with its password hidden, for logs and error messages."""
     return parse(raw).render_as_string(hide_password=True)
+
+
+def libpq_url(raw: str) -> str:
+    """The URL as libpq (psycopg, the job queue's driver) reads it: `postgresql://...`, with
+    asyncpg's `ssl` option named `sslmode` again."""
+    parsed = parse(raw).set(drivername="postgresql")
+    query = {("sslmode" if name == "ssl" else name): value for name, value in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=False)

@@ -22,14 +22,16 @@ TaskSort = Literal[
 
 
 def split_csv(value: object) -> object:
-    """`a,b` and repeated parameters (`x=a&x=b`) both become `[a, b]`."""
+    """`a,b` and repeated parameters (`x=a&x=b`) both become `[a, b]`. An empty item
+    (`x=`, `a,,b`) is kept, so validation refuses it: a filter left blank must not silently
+    widen to everything."""
     if value is None:
         return []
     items: list[object] = list(value) if isinstance(value, list | tuple) else [value]
     texts = [item for item in items if isinstance(item, str)]
     if len(texts) != len(items):
         return value
-    return [part.strip() for text in texts for part in text.split(",") if part.strip()]
+    return [part.strip() for text in texts for part in text.split(",")]
 
 
 class PageQuery(BaseModel):
@@ -148,7 +150,8 @@ class TaskUpdate(BaseModel):
     `status` by name (one of the task's project's statuses) or a `status_type` (the
     project's first status of that type), and/or `percent_done` and a `comment`."""
 
-    model_config = ConfigDict(extra="forbid")
+    # minProperties: an empty body is refused below ("give at least one field").
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     status: SafeStr | None = Field(default=None, min_length=1, max_length=100)
     status_type: StatusType | None = None

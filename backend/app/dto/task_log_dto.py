@@ -4,9 +4,9 @@ query of the log lists, and the log and page they answer."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.dto.base import InputModel, OutputModel, SafeStr
@@ -41,12 +41,22 @@ class TaskLogCreate(InputModel):
     comment: Comment | None = None
 
 
+def _not_null(schema: dict[str, Any]) -> None:
+    """Published without `null`: the field may be left out, but null is refused."""
+    kinds = [kind for kind in schema.pop("anyOf") if kind != {"type": "null"}]
+    schema.pop("default", None)
+    schema.update(kinds[0] if len(kinds) == 1 else {"anyOf": kinds})
+
+
 class TaskLogUpdate(InputModel):
     """What may change of a log: a time log's date_worked, hours and comment, a note's
     comment. Give at least one field."""
 
-    date_worked: date | None = None
-    hours: Hours | None = None
+    # The schema says what the validator below refuses: an empty body, a null date or hours.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    date_worked: date | None = Field(default=None, json_schema_extra=_not_null)
+    hours: Hours | None = Field(default=None, json_schema_extra=_not_null)
     comment: Comment | None = None
 
     @model_validator(mode="after")

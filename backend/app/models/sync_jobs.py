@@ -13,7 +13,8 @@ from app.models.base import Base, TimestampMixin, UTCDateTime
 from app.models.enums import SyncKind, SyncPhase, SyncState
 from app.models.types import str_enum
 
-ACTIVE_STATES_SQL = "state IN ('queued', 'running')"
+QUEUED_SQL = "state = 'queued'"
+RUNNING_SQL = "state = 'running'"
 
 
 class EntityCounts(TypedDict):
@@ -57,14 +58,22 @@ class SyncJob(TimestampMixin, Base):
     __table_args__ = (
         # The account's latest job in a state (the sync plan; `synced_through` of task pages).
         Index("ix_sync_jobs_account_id_state_finished_at", "account_id", "state", "finished_at"),
-        # At most one queued or running sync per account, whichever worker or host asks:
-        # the database refuses a second one (a partial unique index, on both dialects).
+        # Per account at most one running sync and at most one waiting behind it, whichever
+        # worker or host asks: the database refuses another (partial unique indexes, on
+        # both dialects).
         Index(
-            "ix_sync_jobs_one_active_per_account",
+            "ix_sync_jobs_one_queued_per_account",
             "account_id",
             unique=True,
-            postgresql_where=text(ACTIVE_STATES_SQL),
-            sqlite_where=text(ACTIVE_STATES_SQL),
+            postgresql_where=text(QUEUED_SQL),
+            sqlite_where=text(QUEUED_SQL),
+        ),
+        Index(
+            "ix_sync_jobs_one_running_per_account",
+            "account_id",
+            unique=True,
+            postgresql_where=text(RUNNING_SQL),
+            sqlite_where=text(RUNNING_SQL),
         ),
     )
 

@@ -6,6 +6,7 @@ from app.routes import (
     admin_routes,
     auth_routes,
     health_routes,
+    metrics_routes,
     project_routes,
     report_routes,
     save_route,
@@ -28,6 +29,7 @@ PUBLIC_ROUTES = frozenset(
 
 api_router = APIRouter()
 api_router.include_router(health_routes.router)
+api_router.include_router(metrics_routes.router)
 api_router.include_router(user_routes.router)
 api_router.include_router(auth_routes.router)
 api_router.include_router(admin_routes.router)

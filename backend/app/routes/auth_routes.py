@@ -9,14 +9,16 @@ from app.dependencies.get_db import UnitOfWork
 from app.dto.auth_dto import LogoutResult, RefreshRequest, TokenPair
 from app.dto.response import SuccessResponse
 from app.dto.user_dto import LoginData, UserRead, UserRequest
-from app.routes.openapi import error_responses
+from app.routes.openapi import REFRESH_LINKS, SIGN_IN_LINKS, error_responses, with_links
 from app.services import auth_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post(
-    "/login", response_model=SuccessResponse[LoginData], responses=error_responses(401, 403, 429)
+    "/login",
+    response_model=SuccessResponse[LoginData],
+    responses=with_links(error_responses(401, 403, 429), SIGN_IN_LINKS),
 )
 async def login(
     body: UserRequest,
@@ -39,7 +41,9 @@ async def login(
 
 
 @router.patch(
-    "/refresh", response_model=SuccessResponse[TokenPair], responses=error_responses(401, 429)
+    "/refresh",
+    response_model=SuccessResponse[TokenPair],
+    responses=with_links(error_responses(401, 429), REFRESH_LINKS),
 )
 async def refresh(
     body: RefreshRequest,

@@ -485,7 +485,6 @@ async def start_sync(
     connection: ReadConnection,
     database: DatabaseDep,
     settings: SettingsDep,
-    ace: AceClientDep,
     cipher: GuidCipherDep,
 ) -> Response:
     """Start a sync of the account, as `POST /sync/jobs` (managers and admins)."""
@@ -498,8 +497,7 @@ async def start_sync(
             await worker.start_sync(
                 session,
                 database=database,
-                runner=request.app.state.jobs,
-                ace=ace,
+                starter=request.app.state.sync_starter,
                 cipher=cipher,
                 settings=settings,
                 user=page.user,

@@ -42,7 +42,7 @@ def _download(database: DatabaseDep, report: Export, filters: ReportFilters) -> 
 @router.get(
     "/time",
     response_model=SuccessResponse[TimeReport],
-    responses={**error_responses(401), **_DOWNLOADS},
+    responses={**error_responses(401, 504), **_DOWNLOADS},
 )
 async def get_time_report(
     query: Annotated[TimeReportQuery, Query()],
@@ -64,7 +64,7 @@ async def get_time_report(
 @router.get(
     "/workload",
     response_model=SuccessResponse[WorkloadReport],
-    responses={**error_responses(401), **_DOWNLOADS},
+    responses={**error_responses(401, 504), **_DOWNLOADS},
 )
 async def get_workload(
     filters: Annotated[ReportFilters, Query()],
@@ -87,7 +87,7 @@ async def get_workload(
 @router.get(
     "/overdue",
     response_model=SuccessResponse[OverdueReport],
-    responses={**error_responses(401), **_DOWNLOADS},
+    responses={**error_responses(401, 504), **_DOWNLOADS},
 )
 async def get_overdue(
     filters: Annotated[ReportFilters, Query()],
@@ -110,7 +110,7 @@ async def get_overdue(
 @router.get(
     "/projects/{project_id}/progress",
     response_model=SuccessResponse[ProjectProgress],
-    responses={**error_responses(401, 404), **_DOWNLOADS},
+    responses={**error_responses(401, 404, 504), **_DOWNLOADS},
 )
 async def get_project_progress(
     project_id: Annotated[int, Path(ge=1, le=MAX_ID, description="acehub project id")],

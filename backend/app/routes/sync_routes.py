@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from app.dependencies.auth_dependencies import ManagerUser
-from app.dependencies.clients import AceClientDep, DatabaseDep, GuidCipherDep, SettingsDep
+from app.dependencies.clients import DatabaseDep, GuidCipherDep, SettingsDep
 from app.dependencies.get_db import UnitOfWork
 from app.dto.response import SuccessResponse
 from app.dto.sync_dto import SyncJobList, SyncJobRead, SyncJobRequest
@@ -31,17 +31,16 @@ async def start_sync(
     session: UnitOfWork,
     database: DatabaseDep,
     settings: SettingsDep,
-    ace: AceClientDep,
     cipher: GuidCipherDep,
     body: SyncJobRequest | None = None,
 ) -> SuccessResponse[SyncJobRead]:
     """Queue a sync of the caller's account with the caller's ACE session; it runs in the
-    background (poll `GET /sync/jobs/{id}`). 409 `CONFLICT` while another one is active."""
+    background (poll `GET /sync/jobs/{id}`), after the account's running sync if there is
+    one. 409 `CONFLICT` when a sync of the account is waiting already."""
     job = await worker.start_sync(
         session,
         database=database,
-        runner=request.app.state.jobs,
-        ace=ace,
+        starter=request.app.state.sync_starter,
         cipher=cipher,
         settings=settings,
         user=user,

@@ -7,7 +7,7 @@ from app.dependencies.clients import AceClientDep, GuidCipherDep, RateLimiterDep
 from app.dependencies.get_db import UnitOfWork
 from app.dto.response import SuccessResponse
 from app.dto.user_dto import LoginData, UserRequest
-from app.routes.openapi import error_responses
+from app.routes.openapi import SIGN_IN_LINKS, error_responses, with_links
 from app.services import user_services
 
 router = APIRouter(prefix="/user", tags=["auth"])
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/user", tags=["auth"])
 @router.post(
     "/login",
     response_model=SuccessResponse[LoginData],
-    responses=error_responses(401, 403, 429, 502, 504),
+    responses=with_links(error_responses(401, 403, 429, 502, 504), SIGN_IN_LINKS),
 )
 async def login(
     body: UserRequest,

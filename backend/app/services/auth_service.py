@@ -49,11 +49,11 @@ async def guarded_sign_in(
     client_ip: str,
     sign_in: Callable[[], Awaitable[_SignedIn]],
 ) -> _SignedIn:
-    """Run `sign_in` unless the failure budget is spent (then 429 without calling it), and
-    count its refusals against the budget."""
+    """Run `sign_in` unless the failure budget is spent (then 429 without calling it), count
+    its refusals against the budget, and remember the address of a success as known-good."""
     async with limiter.login_attempt(account_id=account_id, username=username, client_ip=client_ip):
         try:
-            return await sign_in()
+            signed_in = await sign_in()
         except AppError as error:
             if error.code in _COUNTED_FAILURES:
                 await limiter.record_login_failure(
@@ -63,6 +63,10 @@ async def guarded_sign_in(
                     "sign-in refused", extra={"error_code": error.code, "client_ip": client_ip}
                 )
             raise
+        await limiter.record_login_success(
+            account_id=account_id, username=username, client_ip=client_ip
+        )
+        return signed_in
 
 
 async def login_local(

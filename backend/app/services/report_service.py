@@ -8,6 +8,7 @@ in SQL; downloads stream their rows (`reports.export`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.caller import Caller
 from app.config import Settings
 from app.connection.database import Database
+from app.connection.faults import statement_timeout
 from app.dto.report_dto import (
     OverdueReport,
     ProjectProgress,
@@ -23,18 +25,28 @@ from app.dto.report_dto import (
     TimeReportQuery,
     WorkloadReport,
 )
+from app.errors import ErrorCode
 from app.services.reports import export, scope, task_reports, time_report
 from app.services.reports.export import Column, Export
 
 MEDIA_TYPES = export.MEDIA_TYPES
 
 
+def bounded(connection: AsyncConnection, settings: Settings) -> AbstractAsyncContextManager[None]:
+    """Every statement of a report runs within REPORT_STATEMENT_TIMEOUT_SECONDS, or the report
+    answers REPORT_TIMEOUT (the downloads apply the same bound in `reports.export`)."""
+    return statement_timeout(
+        connection, settings.report_statement_timeout_seconds, code=ErrorCode.REPORT_TIMEOUT
+    )
+
+
 async def get_time_report(
     connection: AsyncConnection, *, caller: Caller, query: TimeReportQuery, settings: Settings
 ) -> TimeReport:
-    return await time_report.get_time_report(
-        connection, caller=caller, query=query, settings=settings
-    )
+    async with bounded(connection, settings):
+        return await time_report.get_time_report(
+            connection, caller=caller, query=query, settings=settings
+        )
 
 
 def _range_name(report: str, filters: ReportFilters) -> str:
@@ -64,9 +76,10 @@ def time_export(caller: Caller, query: TimeReportQuery, settings: Settings) -> E
 async def get_workload(
     connection: AsyncConnection, *, caller: Caller, filters: ReportFilters, settings: Settings
 ) -> WorkloadReport:
-    return await task_reports.get_workload(
-        connection, caller=caller, filters=filters, settings=settings
-    )
+    async with bounded(connection, settings):
+        return await task_reports.get_workload(
+            connection, caller=caller, filters=filters, settings=settings
+        )
 
 
 def workload_export(caller: Caller, filters: ReportFilters, settings: Settings) -> Export:
@@ -77,9 +90,10 @@ def workload_export(caller: Caller, filters: ReportFilters, settings: Settings) 
 async def get_overdue(
     connection: AsyncConnection, *, caller: Caller, filters: ReportFilters, settings: Settings
 ) -> OverdueReport:
-    return await task_reports.get_overdue(
-        connection, caller=caller, filters=filters, settings=settings
-    )
+    async with bounded(connection, settings):
+        return await task_reports.get_overdue(
+            connection, caller=caller, filters=filters, settings=settings
+        )
 
 
 def overdue_export(caller: Caller, filters: ReportFilters, settings: Settings) -> Export:
@@ -95,9 +109,10 @@ async def get_project_progress(
     filters: ReportFilters,
     settings: Settings,
 ) -> ProjectProgress:
-    return await task_reports.get_progress(
-        connection, caller=caller, project_id=project_id, filters=filters, settings=settings
-    )
+    async with bounded(connection, settings):
+        return await task_reports.get_progress(
+            connection, caller=caller, project_id=project_id, filters=filters, settings=settings
+        )
 
 
 async def project_progress_export(
@@ -109,9 +124,10 @@ async def project_progress_export(
     settings: Settings,
 ) -> Export:
     name = _range_name(f"project-{project_id}-progress", filters)
-    return await task_reports.progress_export(
-        connection, caller, filters, project_id, settings, name
-    )
+    async with bounded(connection, settings):
+        return await task_reports.progress_export(
+            connection, caller, filters, project_id, settings, name
+        )
 
 
 def stream_export(

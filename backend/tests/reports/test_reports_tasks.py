@@ -228,6 +228,27 @@ async def test_bad_filters_are_422(client: httpx.AsyncClient, team: Team, path: 
         assert loc in [error["loc"] for error in response.json()["data"]]
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/reports/time", "/reports/workload", "/reports/overdue", "/reports/projects/1/progress"],
+)
+async def test_an_empty_filter_item_is_422_not_no_filter(
+    client: httpx.AsyncClient, team: Team, path: str
+) -> None:
+    """Found by the schema fuzz: `status_type=` or `user_id=2,` dropped the empty item, so a
+    filter left blank widened the report to everyone; each empty item is now a 422."""
+    for params, loc in [
+        ({"status_type": ""}, ["query", "status_type", 0]),
+        ({"user_id": ""}, ["query", "user_id", 0]),
+        ({"user_id": f"{team.boss.user_id},"}, ["query", "user_id", 1]),
+        ({"project_id": ",1"}, ["query", "project_id", 0]),
+    ]:
+        response = await client.get(path, headers=team.boss.headers, params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["error_code"] == "VALIDATION_ERROR"
+        assert loc in [error["loc"] for error in response.json()["data"]], params
+
+
 async def test_downloads_of_the_task_reports(client: httpx.AsyncClient, team: Team) -> None:
     response = await client.get(
         "/reports/overdue", headers=team.boss.headers, params={"format": "csv"}

@@ -326,6 +326,27 @@ async def test_openapi_documents_the_payload_and_statuses(app: FastAPI) -> None:
     assert {"401", "403", "413", "415", "422", "500", "503"} <= set(operation["responses"])
 
 
+async def test_openapi_publishes_the_exact_integer_bounds_of_ace_ids(
+    client: httpx.AsyncClient,
+) -> None:
+    """Found by the schema fuzz: FastAPI's OpenAPI models turned the body's bounds into
+    floats (2^63 - 1 became 2^63, 1 became 1.0), so ids generated from the schema (`700.0`,
+    2^63) were refused by the strict batch. Read over HTTP, as clients read it."""
+    schema = (await client.get("/openapi.json")).json()
+    body = schema["paths"]["/data/save"]["post"]["requestBody"]["content"]["application/json"]
+    ids = [
+        field
+        for entity in body["schema"]["properties"].values()
+        for name, field in entity["items"]["properties"].items()
+        if name.startswith("ace_") and name.endswith("_id")
+    ]
+    assert len(ids) == 9
+    for field in ids:
+        bounds = field.get("anyOf", [field])[0]
+        assert (type(bounds["maximum"]), bounds["maximum"]) == (int, 2**63 - 1), field
+        assert (type(bounds["minimum"]), bounds["minimum"]) == (int, 1), field
+
+
 async def test_the_largest_ace_ids_round_trip(
     client: httpx.AsyncClient, database: Database
 ) -> None:

@@ -15,10 +15,9 @@ async def _schedule(env: SyncEnv) -> list[object]:
     return list(
         await sync_scheduler.schedule_due_syncs(
             database=state.db,
-            ace=state.ace,
             cipher=state.guid_cipher,
             settings=env.settings,
-            runner=state.jobs,
+            starter=state.sync_starter,
         )
     )
 

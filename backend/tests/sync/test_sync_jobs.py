@@ -193,21 +193,34 @@ async def test_accounts_stay_apart(env: SyncEnv) -> None:
     assert await _count(env, Project, Project.ace_project_id.in_(overlap)) == 2 * len(overlap)
 
 
-async def test_two_jobs_at_once_one_runs_the_other_conflicts(env: SyncEnv) -> None:
+async def test_one_sync_runs_one_waits_and_a_third_conflicts(env: SyncEnv) -> None:
     headers = await env.sign_in("admin")
     # The first job is still running when the others ask.
     env.sandbox.faults.set(latency=0.5, latency_fcts=["getprojects"])
+    first = await env.client.post("/sync/jobs", json={}, headers=headers)
+    assert first.status_code == 202
+    for _ in range(100):  # until it runs: then the waiting place is free
+        polled = await env.client.get(f"/sync/jobs/{first.json()['data']['id']}", headers=headers)
+        if polled.json()["data"]["state"] == "running":
+            break
+        await asyncio.sleep(0.02)
     responses = await asyncio.gather(
-        *(env.client.post("/sync/jobs", json={}, headers=headers) for _ in range(3))
+        *(env.client.post("/sync/jobs", json={}, headers=headers) for _ in range(2))
     )
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [202, 409, 409]
-    running = next(r for r in responses if r.status_code == 202).json()["data"]["id"]
-    for conflict in (r.json() for r in responses if r.status_code == 409):
-        assert conflict["error_code"] == "CONFLICT"
-        assert conflict["data"] == {"job_id": running}  # the job that holds the account
+    assert statuses == [202, 409]
+    accepted = [r.json()["data"]["id"] for r in responses if r.status_code == 202]
+    [conflict] = [r.json() for r in responses if r.status_code == 409]
+    assert conflict["error_code"] == "CONFLICT"
+    assert conflict["data"]["job_id"] in accepted  # the job waiting already
     await env.app.state.jobs.wait_idle()
-    assert await _count(env, SyncJob) == 1
+    async with env.database.session() as session:
+        done = list(await session.scalars(select(SyncJob).order_by(SyncJob.started_at)))
+    assert [job.state for job in done] == [SyncState.succeeded, SyncState.succeeded]
+    earlier, later = done
+    assert earlier.finished_at is not None
+    assert later.started_at is not None
+    assert later.started_at >= earlier.finished_at  # one after the other, never together
 
 
 async def test_ace_failure_mid_sync_fails_the_job_and_keeps_data_consistent(
@@ -311,12 +324,14 @@ async def test_a_slow_running_job_is_not_taken_for_dead(own_env: SyncEnv) -> Non
     first = await env.client.post("/sync/jobs", json={}, headers=headers)
     await asyncio.sleep(1.8)  # longer than the stale limit, inside one slow ACE call
     second = await env.client.post("/sync/jobs", json={}, headers=headers)
+    third = await env.client.post("/sync/jobs", json={}, headers=headers)
     await env.app.state.jobs.wait_idle()
     assert first.status_code == 202
-    assert second.status_code == 409
+    assert second.status_code == 202  # waits behind the running one, which is not failed
+    assert third.status_code == 409
     async with env.database.session() as session:
         states = [s.value for s in await session.scalars(select(SyncJob.state))]
-    assert states == ["succeeded"]
+    assert states == ["succeeded", "succeeded"]
 
 
 async def test_a_job_marked_failed_while_running_stays_failed(own_env: SyncEnv) -> None:

@@ -3,6 +3,7 @@ once, held here by another database session, as another worker's run would hold 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -65,22 +66,24 @@ async def _add_stale_running_job(env: SyncEnv) -> SyncJob:
         return job
 
 
-async def test_a_job_whose_lock_is_held_elsewhere_fails_with_conflict(pg_env: SyncEnv) -> None:
+async def test_a_job_waits_while_its_lock_is_held_elsewhere(pg_env: SyncEnv) -> None:
     env = pg_env
     headers = await env.sign_in("admin")
     async with lock_held_elsewhere(env):
         assert await locks.is_locked(env.database, locks.sync_lock_name("demo"))
-        job = await env.run_sync(headers)
-    assert job["state"] == "failed"
-    assert job["errors"] == [
-        {"phase": None, "code": "CONFLICT", "message": "Another sync holds the lock"}
-    ]
-    assert job["started_at"] is None  # refused before it claimed the job
-    assert env.sandbox.stats.count("gettasks") == 0
+        started = await env.client.post("/sync/jobs", json={}, headers=headers)
+        assert started.status_code == 202, started.text
+        await asyncio.sleep(2.5)  # a few tries at the lock
+        [waiting] = await _jobs(env)
+        assert waiting.state is SyncState.queued
+        assert env.sandbox.stats.count("gettasks") == 0
+        # Another account's lock is another key: unaffected.
+        assert not await locks.is_locked(env.database, locks.sync_lock_name("acme"))
+    await env.app.state.jobs.wait_idle()
+    [done] = await _jobs(env)
+    assert done.state is SyncState.succeeded
     async with env.database.session() as session:
-        assert await session.scalar(select(func.count()).select_from(Task)) == 0
-    # Another account's lock is another key: unaffected.
-    assert not await locks.is_locked(env.database, locks.sync_lock_name("acme"))
+        assert (await session.scalar(select(func.count()).select_from(Task)) or 0) > 0
 
 
 async def test_a_stale_job_whose_lock_is_held_is_not_failed(pg_env: SyncEnv) -> None:
@@ -90,17 +93,21 @@ async def test_a_stale_job_whose_lock_is_held_is_not_failed(pg_env: SyncEnv) -> 
     headers = await env.sign_in("admin")
     stale = await _add_stale_running_job(env)
     async with lock_held_elsewhere(env):
+        waits = await env.client.post("/sync/jobs", json={}, headers=headers)
+        assert waits.status_code == 202, waits.text
         refused = await env.client.post("/sync/jobs", json={}, headers=headers)
         assert refused.status_code == 409, refused.text
         assert refused.json()["error_code"] == "CONFLICT"
-        assert refused.json()["data"] == {"job_id": str(stale.id)}
-        [still] = await _jobs(env)
+        assert refused.json()["data"] == {"job_id": waits.json()["data"]["id"]}
+        still, _ = await _jobs(env)
         assert still.state is SyncState.running
         assert still.errors == []
 
-    job = await env.run_sync(headers)
+    await env.app.state.jobs.wait_idle()  # the waiting job runs once the lock is free
+    job = await env.run_sync(headers)  # and the next request finds the stale one failed
     assert job["state"] == "succeeded"
-    lost, new = await _jobs(env)
+    lost, waited, new = await _jobs(env)
+    assert waited.state is SyncState.succeeded
     assert lost.id == stale.id
     assert lost.state is SyncState.failed
     assert lost.finished_at is not None

@@ -460,6 +460,17 @@ async def test_bad_parameters_are_422_naming_the_field(
     _assert_validation_error(await _get(client, alice, alice.user_id, **params), field)
 
 
+@pytest.mark.parametrize("status_type", ["", "waiting,", "waiting,,completed"])
+async def test_an_empty_status_type_is_422_not_every_task(
+    client: httpx.AsyncClient, alice: SignedIn, status_type: str
+) -> None:
+    """Found by the schema fuzz: `status_type=` was dropped as if absent, so a blank filter
+    answered every task; an empty item is now refused like any value outside the enum."""
+    _assert_validation_error(
+        await _get(client, alice, alice.user_id, status_type=status_type), "status_type"
+    )
+
+
 @pytest.mark.parametrize("user_id", ["0", "-1", "abc", str(2**63), "1.5"])
 async def test_bad_user_ids_are_422(
     client: httpx.AsyncClient, alice: SignedIn, user_id: str

@@ -24,6 +24,8 @@ import xlsxwriter
 from sqlalchemy import Select
 
 from app.connection.database import Database
+from app.connection.faults import statement_timeout
+from app.errors import ErrorCode
 
 CellKind = Literal["text", "int", "hours", "date"]
 PARTITION_ROWS = 1000
@@ -72,7 +74,13 @@ def _text(value: Any) -> Any:
 
 
 async def _partitions(database: Database, export: Export) -> AsyncIterator[list[Sequence[Any]]]:
-    async with database.engine.connect() as connection:
+    # In a transaction (the server-side cursor needs one), so the bound is SET LOCAL and
+    # ends with it. It bounds each statement: the cursor's declaration and every fetch.
+    seconds = database.settings.report_statement_timeout_seconds
+    async with (
+        database.engine.connect() as connection,
+        statement_timeout(connection, seconds, code=ErrorCode.REPORT_TIMEOUT),
+    ):
         result = await connection.stream(
             export.statement.execution_options(yield_per=PARTITION_ROWS)
         )
@@ -106,19 +114,21 @@ async def csv_chunks(database: Database, export: Export, *, bom: bool) -> AsyncI
     writer = csv.writer(buffer, lineterminator="\r\n")
     totals = _Totals(export.columns)
     writer.writerow([column.title for column in export.columns])
-    first = ("\ufeff" if bom else "") + buffer.getvalue()
-    yield first.encode("utf-8")
+    # The header goes out with the first rows, so nothing is sent before the query answers
+    # (a failure there still gets its own status; see routes/downloads.py).
+    header = ("\ufeff" if bom else "") + buffer.getvalue()
     async for partition in _partitions(database, export):
         buffer.seek(0)
         buffer.truncate()
         for cells in partition:
             totals.add(cells)
             writer.writerow([_text(cell) for cell in cells])
-        yield buffer.getvalue().encode("utf-8")
+        yield (header + buffer.getvalue()).encode("utf-8")
+        header = ""
     buffer.seek(0)
     buffer.truncate()
     writer.writerow([_text(cell) for cell in totals.row()])
-    yield buffer.getvalue().encode("utf-8")
+    yield (header + buffer.getvalue()).encode("utf-8")
 
 
 async def xlsx_chunks(database: Database, export: Export) -> AsyncIterator[bytes]:

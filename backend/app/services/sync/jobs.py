@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import metrics
 from app.config import Settings
 from app.connection import locks
 from app.connection.database import Database, rows_affected
@@ -46,8 +47,10 @@ async def request_job(
     requested_by: int | None,
     kind: RequestedKind,
 ) -> SyncJob:
-    """Queue a sync of the account; 409 `CONFLICT` while another one is active."""
-    await fail_stale_jobs(session, database=database, settings=settings, account_id=account_id)
+    """Queue a sync of the account (behind its running one, if any); 409 `CONFLICT` when one
+    is waiting already."""
+    if not settings.syncs_on_queue:  # on the queue, its workers retry or fail stalled jobs
+        await fail_stale_jobs(session, database=database, settings=settings, account_id=account_id)
     job = SyncJob(
         account_id=account_id,
         kind=await resolve_kind(session, settings=settings, account_id=account_id, kind=kind),
@@ -60,9 +63,9 @@ async def request_job(
         async with session.begin_nested():
             session.add(job)
     except IntegrityError:
-        active = await active_job(session, account_id=account_id)
+        active = await waiting_job(session, account_id=account_id)
         raise AppError(
-            "A sync of this account is already queued or running",
+            "A sync of this account is already waiting to run",
             code=ErrorCode.CONFLICT,
             data={"job_id": str(active.id) if active else None},
         ) from None
@@ -105,6 +108,12 @@ async def last_watermark(session: AsyncSession, *, account_id: str) -> datetime 
     )
 
 
+async def waiting_job(session: AsyncSession, *, account_id: str) -> SyncJob | None:
+    return await session.scalar(
+        select(SyncJob).where(SyncJob.account_id == account_id, SyncJob.state == SyncState.queued)
+    )
+
+
 async def active_job(session: AsyncSession, *, account_id: str) -> SyncJob | None:
     return await session.scalar(
         select(SyncJob).where(
@@ -136,24 +145,50 @@ async def list_jobs(session: AsyncSession, *, account_id: str, limit: int) -> li
 async def fail_stale_jobs(
     session: AsyncSession, *, database: Database, settings: Settings, account_id: str
 ) -> None:
-    """Mark an active job failed when its worker stopped beating (and holds no lock)."""
-    job = await active_job(session, account_id=account_id)
-    if job is None:
-        return
-    beat = job.heartbeat_at or job.created_at
-    if utcnow() - beat < timedelta(seconds=settings.sync_stale_seconds):
-        return
-    if await locks.is_locked(database, locks.sync_lock_name(account_id)):
-        return
+    """Mark the account's running job failed when its worker stopped beating (and holds no
+    lock); then a waiting job with nothing running before it that never started in time
+    (its process went away before it could)."""
+    stale_before = utcnow() - timedelta(seconds=settings.sync_stale_seconds)
+    active = list(
+        await session.scalars(
+            select(SyncJob)
+            .where(
+                SyncJob.account_id == account_id,
+                SyncJob.state.in_([SyncState.queued, SyncState.running]),
+            )
+            .order_by(SyncJob.created_at)
+        )
+    )
+    running = [job for job in active if job.state is SyncState.running]
+    for job in running:
+        if (job.heartbeat_at or job.created_at) >= stale_before:
+            return
+        if await locks.is_locked(database, locks.sync_lock_name(account_id)):
+            return
+        mark_lost(job, "The sync stopped responding")
+    for job in active:
+        if job.state is SyncState.queued and job.created_at < stale_before:
+            mark_lost(job, "The sync never started: its worker went away")
+    await session.flush()
+
+
+async def fail_dead_runs(database: Database, *, account_id: str) -> None:
+    """Called by the holder of the account's lock: any job of the account still marked
+    running lost its worker (no live run could be without the lock)."""
+    async with database.session() as session, session.begin():
+        for job in await session.scalars(
+            select(SyncJob).where(
+                SyncJob.account_id == account_id, SyncJob.state == SyncState.running
+            )
+        ):
+            mark_lost(job, "The sync stopped responding")
+
+
+def mark_lost(job: SyncJob, message: str) -> None:
     job.state = SyncState.failed
     job.finished_at = utcnow()
-    lost: JobError = {
-        "phase": job.phase,
-        "code": "WORKER_LOST",
-        "message": "The sync stopped responding",
-    }
+    lost: JobError = {"phase": job.phase, "code": "WORKER_LOST", "message": message}
     job.errors = [*job.errors, lost]
-    await session.flush()
     log.warning("stale sync job marked failed", extra={"job_id": str(job.id)})
 
 
@@ -190,8 +225,10 @@ async def finish(
     from_state: SyncState = SyncState.running,
 ) -> SyncJob:
     """End the job: failed with `error` after its warnings, or succeeded (which makes its
-    start the account's watermark)."""
-    await _update(
+    start the account's watermark). Notes the row holds already (a run lost with its worker)
+    stay first."""
+    earlier = (await load(database, job_id)).errors
+    ended = await _update(
         database,
         job_id,
         only_in=from_state,
@@ -199,10 +236,13 @@ async def finish(
         finished_at=utcnow(),
         heartbeat_at=utcnow(),
         counts=counts,
-        errors=[*warnings, *([error] if error else [])],
+        errors=[*earlier, *warnings, *([error] if error else [])],
         phase=error["phase"] if error else SyncPhase.done,
     )
-    return await load(database, job_id)
+    job = await load(database, job_id)
+    if ended:  # counted once: not when another worker had already ended it
+        metrics.record_sync_job(job.state.value, job.started_at, job.finished_at)
+    return job
 
 
 class Heartbeat:

@@ -1,5 +1,8 @@
 """Background jobs of this process: started after the request that queued them commits,
-cancelled (and recorded as interrupted) when the process shuts down."""
+cancelled (and recorded as interrupted) when the process shuts down.
+
+Jobs spawned with the same `key` (an account) run one after the other: a sync queued while
+another one of its account runs waits for it, as the job queue's per-account lock does."""
 
 from __future__ import annotations
 
@@ -14,12 +17,33 @@ log = logging.getLogger(__name__)
 class JobRunner:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_of: dict[str, asyncio.Task[Any]] = {}
 
-    def spawn(self, job: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(job, name=name)
+    def spawn(
+        self, job: Coroutine[Any, Any, Any], *, name: str, key: str | None = None
+    ) -> asyncio.Task[Any]:
+        previous = self._last_of.get(key) if key is not None else None
+        task = asyncio.create_task(self._after(previous, job), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if key is not None:
+            self._last_of[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
         return task
+
+    @staticmethod
+    async def _after(previous: asyncio.Task[Any] | None, job: Coroutine[Any, Any, Any]) -> Any:
+        if previous is not None and not previous.done():
+            try:
+                await asyncio.wait([previous])
+            except asyncio.CancelledError:
+                job.close()  # cancelled while waiting: the job never started
+                raise
+        return await job
+
+    def _forget(self, key: str, done: asyncio.Task[Any]) -> None:
+        if self._last_of.get(key) is done:
+            del self._last_of[key]
 
     @property
     def running(self) -> int:

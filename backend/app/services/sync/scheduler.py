@@ -1,7 +1,9 @@
 """Periodic syncs: every `SYNC_INTERVAL_MINUTES`, each account that has a signed-in ACE admin
 or manager gets an `auto` sync (incremental, or the periodic full pass that mirrors
-deletions). Every API worker runs this loop; the database lets one job per account through
-and the others skip (409 from the partial unique index), so workers never double up."""
+deletions). On the job queue the schedule is one of its periodic tasks (`sync.queue`), run
+once per period whatever the number of workers; in process (SQLite), the API's lifespan runs
+`run_periodically`. Either way an account with a sync waiting already is skipped (409 from
+the partial unique index), so schedules never double up."""
 
 from __future__ import annotations
 
@@ -11,15 +13,13 @@ import uuid
 
 from sqlalchemy import select
 
-from app.ace.port import AceApi
 from app.auth.security import GuidCipher
 from app.config import Settings
 from app.connection.database import Database
 from app.connection.unit_of_work import unit_of_work
 from app.errors import AppError, ErrorCode
 from app.models import AceSession, AuthSource, RoleEnum, User
-from app.services.sync import worker
-from app.services.sync.runner import JobRunner
+from app.services.sync import jobs, worker
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,9 @@ _ROLE_PREFERENCE = {RoleEnum.admin: 0, RoleEnum.manager: 1}
 async def schedule_due_syncs(
     *,
     database: Database,
-    ace: AceApi,
     cipher: GuidCipher,
     settings: Settings,
-    runner: JobRunner,
+    starter: worker.SyncStarter,
 ) -> list[uuid.UUID]:
     """Queue and start an `auto` sync for every account with a usable session; returns the
     ids of the jobs started (accounts already syncing are skipped)."""
@@ -41,11 +40,14 @@ async def schedule_due_syncs(
     for user, guid in await _sessions_by_account(database, cipher):
         try:
             async with unit_of_work(database) as session:
+                # A periodic sync is due only when none runs or waits (a person may still
+                # queue one behind a running sync).
+                if await jobs.active_job(session, account_id=user.account_id) is not None:
+                    continue
                 job = await worker.queue_sync(
                     session,
                     database=database,
-                    runner=runner,
-                    ace=ace,
+                    starter=starter,
                     settings=settings,
                     user=user,
                     guid=guid,
@@ -87,20 +89,19 @@ async def _sessions_by_account(database: Database, cipher: GuidCipher) -> list[t
 async def run_periodically(
     *,
     database: Database,
-    ace: AceApi,
     cipher: GuidCipher,
     settings: Settings,
-    runner: JobRunner,
+    starter: worker.SyncStarter,
 ) -> None:
     """The scheduler loop of one worker (a lifespan task; cancelled at shutdown)."""
     interval = settings.sync_interval_minutes * 60
     while True:
         await asyncio.sleep(interval)
         try:
-            jobs = await schedule_due_syncs(
-                database=database, ace=ace, cipher=cipher, settings=settings, runner=runner
+            started = await schedule_due_syncs(
+                database=database, cipher=cipher, settings=settings, starter=starter
             )
-            if jobs:
-                log.info("periodic syncs started", extra={"jobs": len(jobs)})
+            if started:
+                log.info("periodic syncs started", extra={"jobs": len(started)})
         except Exception:
             log.exception("periodic sync scheduling failed")
