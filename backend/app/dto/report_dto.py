@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.dto.base import OutputModel
+from app.dto.base import Day, OutputModel
 from app.dto.task import MAX_ID, split_csv
 from app.models import StatusType
 
@@ -21,8 +21,8 @@ class ReportFilters(BaseModel):
     """The filters every report takes; list filters repeat (`user_id=1&user_id=2`) or list
     (`1,2`). Unknown parameters are ignored."""
 
-    date_from: date | None = Field(default=None, description="First day worked (YYYY-MM-DD)")
-    date_to: date | None = Field(default=None, description="Last day worked, inclusive")
+    date_from: Day | None = Field(default=None, description="First day worked (YYYY-MM-DD)")
+    date_to: Day | None = Field(default=None, description="Last day worked, inclusive")
     user_id: list[Id] = Field(default_factory=list, description="acehub user ids")
     project_id: list[Id] = Field(default_factory=list, description="acehub project ids")
     task_id: list[Id] = Field(default_factory=list, description="acehub task ids")

@@ -8,7 +8,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.dto.base import OutputModel, SafeStr
+from app.dto.base import Day, OutputModel, SafeStr
 from app.models.enums import StatusType
 
 # Ids are BIGINT: a larger number can name no row, and must not reach the database driver.
@@ -66,10 +66,10 @@ class TaskListQuery(PageQuery):
     project_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="acehub project id (`GET /projects`)"
     )
-    due_after: date | None = Field(
+    due_after: Day | None = Field(
         default=None, description="Expected end on or after this date (YYYY-MM-DD)"
     )
-    due_before: date | None = Field(
+    due_before: Day | None = Field(
         default=None, description="Expected end on or before this date (YYYY-MM-DD)"
     )
     overdue: bool | None = Field(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.dto.base import InputModel, OutputModel, SafeStr
+from app.dto.base import Day, InputModel, OutputModel, SafeStr
 from app.dto.task import MAX_ID, PageQuery
 from app.models.enums import TaskLogKind, TaskLogSource
 
@@ -34,7 +34,7 @@ class TaskLogCreate(InputModel):
     kind needs is checked by the service (422 naming the field)."""
 
     kind: TaskLogKind = Field(description="time or note")
-    date_worked: date | None = Field(
+    date_worked: Day | None = Field(
         default=None, description="The day (YYYY-MM-DD); required for time, today by default"
     )
     hours: Hours | None = None
@@ -55,7 +55,7 @@ class TaskLogUpdate(InputModel):
     # The schema says what the validator below refuses: an empty body, a null date or hours.
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
-    date_worked: date | None = Field(default=None, json_schema_extra=_not_null)
+    date_worked: Day | None = Field(default=None, json_schema_extra=_not_null)
     hours: Hours | None = Field(default=None, json_schema_extra=_not_null)
     comment: Comment | None = None
 
@@ -72,8 +72,8 @@ class TaskLogUpdate(InputModel):
 class TaskLogFilters(PageQuery):
     """Filters, sort and page of the log lists; unknown parameters are ignored."""
 
-    date_from: date | None = Field(default=None, description="date_worked on or after")
-    date_to: date | None = Field(default=None, description="date_worked on or before")
+    date_from: Day | None = Field(default=None, description="date_worked on or after")
+    date_to: Day | None = Field(default=None, description="date_worked on or before")
     user_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="acehub user id")
     project_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="acehub project id")
     kind: TaskLogKind | None = None

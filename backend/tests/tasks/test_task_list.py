@@ -471,6 +471,18 @@ async def test_an_empty_status_type_is_422_not_every_task(
     )
 
 
+@pytest.mark.parametrize("day", ["0", "86400", "2026-12-01T00:00:00"])
+@pytest.mark.parametrize("parameter", ["due_after", "due_before"])
+async def test_a_numeric_due_date_is_422_not_a_timestamp(
+    client: httpx.AsyncClient, alice: SignedIn, parameter: str, day: str
+) -> None:
+    """Found by the schema fuzz (on the log and report dates, the same type here): a number
+    was read as a Unix timestamp, `due_before=0` as 1970-01-01."""
+    _assert_validation_error(
+        await _get(client, alice, alice.user_id, **{parameter: day}), parameter
+    )
+
+
 @pytest.mark.parametrize("user_id", ["0", "-1", "abc", str(2**63), "1.5"])
 async def test_bad_user_ids_are_422(
     client: httpx.AsyncClient, alice: SignedIn, user_id: str

@@ -24,6 +24,9 @@ from tests.web.conftest import LiveServer, save_screenshot
 PHONE = {"width": 375, "height": 800}
 DESKTOP = {"width": 1440, "height": 900}
 
+# A browser run is slow and the pages do not depend on the database: once, on SQLite.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 async def server(

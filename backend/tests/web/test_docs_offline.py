@@ -18,6 +18,9 @@ _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 TIMEOUT_MS = 20_000
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
+# A browser run is slow and the pages do not depend on the database: once, on SQLite.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def _operation_count(schema: dict[str, Any]) -> int:
     return sum(1 for item in schema["paths"].values() for method in item if method in _METHODS)
