@@ -245,6 +245,9 @@ async def ceiling_latency(
     sql, args = compiled(time_report.time_statement(caller, query, settings).statement)
     conn = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
+        # Planned for its values each time, as acehub runs report statements (a prepared
+        # statement's generic plan, after five runs, loses the parallel aggregate).
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
         statement = await conn.prepare(sql)
         for _ in range(options.warmups):
             await statement.fetch(*args)

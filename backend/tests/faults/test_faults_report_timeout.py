@@ -36,9 +36,12 @@ async def _reports_blocked(f: FaultApp) -> AsyncIterator[None]:
 
 
 async def _server_timeouts(f: FaultApp) -> set[str]:
-    """`statement_timeout` of every connection in the app's pool (one connection here)."""
+    """`statement_timeout` and `plan_cache_mode` of every connection in the app's pool (one
+    connection here): the server defaults ("0", "auto") once a report gave it back."""
     async with f.database.read_engine.connect() as conn:
-        return {str((await conn.exec_driver_sql("SHOW statement_timeout")).scalar())}
+        timeout = (await conn.exec_driver_sql("SHOW statement_timeout")).scalar()
+        plans = (await conn.exec_driver_sql("SHOW plan_cache_mode")).scalar()
+        return {f"{timeout}/{plans}"}
 
 
 @pytest.mark.parametrize(("path", "params"), REPORTS)
@@ -50,7 +53,7 @@ async def test_a_report_over_its_timeout_answers_504_and_the_connection_stays_he
     ) as f:
         headers = await manager_headers(f.client, f.database)
         counts(await f.client.post(SAVE, json=example_batch(), headers=headers))
-        assert await _server_timeouts(f) == {"0"}
+        assert await _server_timeouts(f) == {"0/auto"}
         async with _reports_blocked(f):
             started = time.monotonic()
             response = await f.client.get(path, params=params, headers=headers)
@@ -63,10 +66,10 @@ async def test_a_report_over_its_timeout_answers_504_and_the_connection_stays_he
         assert elapsed < TIMEOUT + 2
         # The one pooled connection is back, with no timeout left on it, and serves on.
         assert f.database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-        assert await _server_timeouts(f) == {"0"}
+        assert await _server_timeouts(f) == {"0/auto"}
         again = await f.client.get(path, params=params, headers=headers)
         assert again.status_code == 200, again.text
-        assert await _server_timeouts(f) == {"0"}
+        assert await _server_timeouts(f) == {"0/auto"}
         assert (await f.client.get("/auth/me", headers=headers)).status_code == 200
 
 

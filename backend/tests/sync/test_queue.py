@@ -27,7 +27,10 @@ from app.models import SyncJob, SyncState, Task
 from app.services.sync import queue
 from tests.conftest import TEST_SECRET, make_settings
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
 QUEUE_TABLES = (
     "procrastinate_events",
     "procrastinate_periodic_defers",
