@@ -5,7 +5,7 @@ page again with the problem shown."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -405,6 +405,30 @@ async def time_download(
 # --- the forms ------------------------------------------------------------------------
 
 
+async def _submit(
+    request: Request,
+    page: PageSession,
+    connection: ReadConnection,
+    settings: Settings,
+    action: Callable[[FormData], Awaitable[None]],
+    *,
+    done: str,
+) -> Response:
+    """A form that changes something: its CSRF token checked, then `action`; answered with a
+    redirect to `done`, or with the dashboard again showing what was refused."""
+    form = await request.form()
+    try:
+        check_csrf(form, page.csrf_token)
+        await action(form)
+    except ValidationError as exc:
+        problem = Problem.invalid(exc)
+    except AppError as exc:
+        problem = Problem.of(exc)
+    else:
+        return _redirect(done, page, settings)
+    return await _dashboard(request, page, connection, settings, DashboardQuery(), problem=problem)
+
+
 @router.post("/tasks/{task_id}/logs")
 async def log_time(
     request: Request,
@@ -417,9 +441,8 @@ async def log_time(
     cipher: GuidCipherDep,
 ) -> Response:
     """Log time on a task, as `POST /tasks/{task_id}/logs` (to ACE first for ACE users)."""
-    form = await request.form()
-    try:
-        check_csrf(form, page.csrf_token)
+
+    async def log(form: FormData) -> None:
         body = TaskLogCreate.model_validate(
             {
                 "kind": TaskLogKind.time,
@@ -437,15 +460,8 @@ async def log_time(
             task_id=task_id,
             body=body,
         )
-    except ValidationError as exc:
-        return await _dashboard(
-            request, page, connection, settings, DashboardQuery(), problem=Problem.invalid(exc)
-        )
-    except AppError as exc:
-        return await _dashboard(
-            request, page, connection, settings, DashboardQuery(), problem=Problem.of(exc)
-        )
-    return _redirect(f"{PATH}?notice=logged", page, settings)
+
+    return await _submit(request, page, connection, settings, log, done=f"{PATH}?notice=logged")
 
 
 @router.post("/tasks/{task_id}/status")
@@ -460,22 +476,14 @@ async def change_status(
     cipher: GuidCipherDep,
 ) -> Response:
     """Move a task to another status type, as `PATCH /tasks/{task_id}` (in ACE first)."""
-    form = await request.form()
-    try:
-        check_csrf(form, page.csrf_token)
-        change = TaskUpdate.model_validate({"status_type": _text(form, "status_type") or None})
+
+    async def change(form: FormData) -> None:
+        update = TaskUpdate.model_validate({"status_type": _text(form, "status_type") or None})
         await task_change_service.update_task(
-            database, ace=ace, cipher=cipher, user=page.user, task_id=task_id, change=change
+            database, ace=ace, cipher=cipher, user=page.user, task_id=task_id, change=update
         )
-    except ValidationError as exc:
-        return await _dashboard(
-            request, page, connection, settings, DashboardQuery(), problem=Problem.invalid(exc)
-        )
-    except AppError as exc:
-        return await _dashboard(
-            request, page, connection, settings, DashboardQuery(), problem=Problem.of(exc)
-        )
-    return _redirect(f"{PATH}?notice=status", page, settings)
+
+    return await _submit(request, page, connection, settings, change, done=f"{PATH}?notice=status")
 
 
 @router.post("/sync")
@@ -488,9 +496,8 @@ async def start_sync(
     cipher: GuidCipherDep,
 ) -> Response:
     """Start a sync of the account, as `POST /sync/jobs` (managers and admins)."""
-    form = await request.form()
-    try:
-        check_csrf(form, page.csrf_token)
+
+    async def sync(_: FormData) -> None:
         if not dashboard_service.is_manager(page.caller):
             raise AppError("Only managers and admins start syncs", code=ErrorCode.FORBIDDEN)
         async with unit_of_work(database) as session:
@@ -503,8 +510,5 @@ async def start_sync(
                 user=page.user,
                 kind="auto",
             )
-    except AppError as exc:
-        return await _dashboard(
-            request, page, connection, settings, DashboardQuery(), problem=Problem.of(exc)
-        )
-    return _redirect(f"{PATH}?notice=sync#sync", page, settings)
+
+    return await _submit(request, page, connection, settings, sync, done=f"{PATH}?notice=sync#sync")
