@@ -37,7 +37,7 @@ if [ -z "${ACE_API_URL:-}" ] && [ -z "$(env_file_value ACE_API_URL)" ]; then
 fi
 
 # On PostgreSQL, syncs run on the job queue: one job worker beside the API.
-database_url=${DATABASE_URL:-$(env_file_value DATABASE_URL)}
+database_url=${DATABASE_URL:-$(env_file_value DATABASE_URL || true)}
 case "$database_url" in
   postgres*)
     $ACEHUB worker --name local &
