@@ -193,6 +193,28 @@ def _report(f: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _sync_reads(f: dict[str, Any]) -> list[Row]:
+    idle, during, options = f["idle"], f["during"], f["options"]
+    return [
+        (
+            f"Reads during a worker sync (p99), GET /tasks/{{user_id}} ({f['tasks']:,} tasks, "
+            f"{options['connections']} conn.)",
+            f"{during['p99_ms']} ms (p50 {during['p50_ms']} ms)",
+            f"{idle['p99_ms']} ms p99 with no sync (p50 {idle['p50_ms']} ms)",
+            _ratio(f["ratio_p99"]),
+            "<= 2x",
+        ),
+        (
+            f"Full sync in the worker under those reads "
+            f"({during['syncs']} sync{'s' if during['syncs'] > 1 else ''})",
+            f"{f['sync_during_reads_mean_seconds']} s",
+            f"{f['sync_alone_seconds']} s with no reads",
+            _ratio(f["sync_slowdown"]),
+            "(information)",
+        ),
+    ]
+
+
 BENCHES = [
     Bench(
         "ace_client",
@@ -223,6 +245,13 @@ BENCHES = [
         (),
         ("--logs", "100000", "--tasks", "5000", "--users", "100", "--writes", "50"),
         _report,
+    ),
+    Bench(
+        "sync_reads",
+        "bench.sync_reads_bench",
+        ("--tasks", "100000"),
+        ("--tasks", "10000"),
+        _sync_reads,
     ),
 ]
 

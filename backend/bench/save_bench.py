@@ -279,8 +279,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(url: str, port: int, log_path: Path) -> Iterator[int]:
-    """`acehub serve` (one worker: the process we measure); yields its pid."""
+def api_server(
+    url: str, port: int, log_path: Path, *, sync_runner: str = "in_process"
+) -> Iterator[int]:
+    """`acehub serve` (one worker: the process we measure); yields its pid. `sync_runner`
+    "queue" leaves sync jobs to `acehub worker` processes."""
     acehub = str(Path(sys.executable).with_name("acehub"))
     env = {
         **os.environ,
@@ -289,7 +292,7 @@ def api_server(url: str, port: int, log_path: Path) -> Iterator[int]:
         "SECRET_KEY": SECRET,
         "LOG_FORMAT": "json",
         # The benches that sync through the API measure the API alone: no job worker.
-        "SYNC_RUNNER": "in_process",
+        "SYNC_RUNNER": sync_runner,
     }
     command = [acehub, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     with log_path.open("wb") as log_file:
