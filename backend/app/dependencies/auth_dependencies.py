@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import bindparam, select
 
 from app.auth import jwt_handler
-from app.auth.caller import Caller
+from app.auth.caller import Caller, SessionKey, check_active, session_live
 from app.config import Settings
 from app.connection.read_statement import ReadStatement
 from app.dependencies.clients import SettingsDep
 from app.dependencies.get_db import ReadConnection, UnitOfWork
 from app.errors import AppError, ErrorCode
-from app.models import RefreshToken, RoleEnum, User
+from app.models import RoleEnum, User
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -53,58 +53,25 @@ async def get_token_claims(
 TokenClaimsDep = Annotated[jwt_handler.TokenClaims, Depends(get_token_claims)]
 
 
-def _token_ids(claims: jwt_handler.TokenClaims) -> tuple[uuid.UUID, uuid.UUID]:
+def _token_ids(claims: jwt_handler.TokenClaims) -> SessionKey:
     """The user's guid and the login session (refresh token family) an access token names."""
     try:
-        return uuid.UUID(claims.sub), uuid.UUID(claims.sid or "")
+        return SessionKey(uuid.UUID(claims.sub), uuid.UUID(claims.sid or ""))
     except ValueError as exc:
         raise AppError("The token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
-
-
-def _session_live() -> ColumnElement[bool]:
-    """The token's login session (`sid`) still has a token that is not revoked: logout,
-    a replayed refresh token or an admin's revocation end it, and its access tokens with it."""
-    return (
-        exists()
-        .where(
-            RefreshToken.family_id == bindparam("sid"),
-            RefreshToken.user_id == User.id,
-            RefreshToken.revoked_at.is_(None),
-        )
-        .label("session_live")
-    )
-
-
-class _Activity(Protocol):
-    @property
-    def is_active(self) -> bool: ...
-
-    @property
-    def is_disabled(self) -> bool: ...
-
-
-_ActiveT = TypeVar("_ActiveT", bound=_Activity)
-
-
-def _check_active(user: _ActiveT | None, *, session_live: bool) -> _ActiveT:
-    if user is None:
-        raise AppError("The token's user no longer exists", code=ErrorCode.TOKEN_INVALID)
-    if not user.is_active or user.is_disabled:
-        raise AppError("This account is no longer active", code=ErrorCode.TOKEN_REVOKED)
-    if not session_live:
-        raise AppError("This session was signed out", code=ErrorCode.TOKEN_REVOKED)
-    return user
 
 
 async def get_current_user(claims: TokenClaimsDep, session: UnitOfWork) -> User:
     """The signed-in user, loaded fresh with whether their session is still live: a demotion,
     a deactivation or a logout applies at once."""
-    guid, sid = _token_ids(claims)
+    key = _token_ids(claims)
     row = (
-        await session.execute(select(User, _session_live()).where(User.guid == guid), {"sid": sid})
+        await session.execute(
+            select(User, session_live()).where(User.guid == key.guid), {"sid": key.sid}
+        )
     ).first()
     user, live = (row[0], bool(row[1])) if row else (None, False)
-    return _check_active(user, session_live=live)
+    return check_active(user, session_live=live)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -123,7 +90,7 @@ async def release_caller_check(_user: CurrentUser, session: UnitOfWork) -> None:
 
 CALLER_STATEMENT = ReadStatement(
     select(
-        User.id, User.account_id, User.role, User.is_active, User.is_disabled, _session_live()
+        User.id, User.account_id, User.role, User.is_active, User.is_disabled, session_live()
     ).where(User.guid == bindparam("guid"))
 )
 """The caller by token subject, and whether the token's session is live: one Core statement
@@ -138,17 +105,28 @@ async def get_read_caller(
     re-read of the user, on their `ReadConnection`, loading only the columns visibility needs.
     (One dependency instead of a chain: FastAPI's per-dependency cost shows on the hot path.)"""
     settings: Settings = request.app.state.settings
-    guid, sid = _token_ids(_access_claims(settings, credentials))
-    rows = await CALLER_STATEMENT.rows(connection, {"guid": guid, "sid": sid})
+    key = _token_ids(_access_claims(settings, credentials))
+    rows = await CALLER_STATEMENT.rows(connection, {"guid": key.guid, "sid": key.sid})
     if not rows:
         raise AppError("The token's user no longer exists", code=ErrorCode.TOKEN_INVALID)
     user_id, account_id, role, is_active, is_disabled, live = rows[0]
     caller = Caller(user_id, account_id, RoleEnum(role), is_active, is_disabled)
-    return _check_active(caller, session_live=bool(live))
+    return check_active(caller, session_live=bool(live))
 
 
 ReadCaller = Annotated[Caller, Depends(get_read_caller)]
 """The signed-in caller, read on the route's `ReadConnection`: for routes that only read."""
+
+
+async def get_session_key(request: Request, credentials: BearerCredentials) -> SessionKey:
+    """The verified access token's user and session, for a route whose own statement re-reads
+    the caller (with every check `get_read_caller` makes) in the same round trip as its data:
+    the signature, expiry and type are checked here, the rest by that statement."""
+    settings: Settings = request.app.state.settings
+    return _token_ids(_access_claims(settings, credentials))
+
+
+SessionKeyDep = Annotated[SessionKey, Depends(get_session_key)]
 
 
 def require_roles(*roles: RoleEnum) -> Callable[[User], Awaitable[User]]:

@@ -188,6 +188,7 @@ async def _dashboard(
     overview = await dashboard_service.overview(
         connection,
         caller=page.caller,
+        session=page.session_key,
         query=query,
         settings=settings,
         cursors=cursor_codec(settings.secret_key.get_secret_value()),
@@ -379,6 +380,7 @@ async def tasks_part(
     tasks, today = await dashboard_service.my_tasks(
         connection,
         caller=page.caller,
+        session=page.session_key,
         query=query,
         settings=settings,
         cursors=cursor_codec(settings.secret_key.get_secret_value()),

@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.config import Settings
-from app.dependencies.auth_dependencies import CurrentUser, ReadCaller, release_caller_check
+from app.dependencies.auth_dependencies import CurrentUser, SessionKeyDep, release_caller_check
 from app.dependencies.clients import AceClientDep, DatabaseDep, GuidCipherDep, SettingsDep
 from app.dependencies.get_db import ReadConnection
 from app.dto.response import SuccessResponse
@@ -34,7 +34,7 @@ def json_success(data: Any) -> Response:
 async def list_user_tasks(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID, description="acehub user id")],
     query: Annotated[TaskListQuery, Query()],
-    caller: ReadCaller,
+    session: SessionKeyDep,
     connection: ReadConnection,
     request: Request,
 ) -> Response:
@@ -43,7 +43,7 @@ async def list_user_tasks(
     settings: Settings = request.app.state.settings
     page = await task_service.list_user_tasks(
         connection,
-        caller=caller,
+        session=session,
         user_id=user_id,
         query=query,
         cursors=cursor_codec(settings.secret_key.get_secret_value()),

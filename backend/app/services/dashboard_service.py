@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.auth.caller import Caller
+from app.auth.caller import Caller, SessionKey
 from app.config import Settings
 from app.dto.dashboard_dto import DashboardQuery
 from app.dto.project_dto import ProjectListQuery
@@ -63,6 +63,7 @@ async def overview(
     connection: AsyncConnection,
     *,
     caller: Caller,
+    session: SessionKey,
     query: DashboardQuery,
     settings: Settings,
     cursors: CursorCodec,
@@ -70,7 +71,11 @@ async def overview(
     """The dashboard of `caller` (the task table is always the caller's own work)."""
     today = today_in(settings)
     tasks = await task_service.list_user_tasks(
-        connection, caller=caller, user_id=caller.id, query=query.task_query(), cursors=cursors
+        connection,
+        session=session,
+        user_id=caller.id,
+        query=query.task_query(),
+        cursors=cursors,
     )
     time = await report_service.get_time_report(
         connection, caller=caller, query=query.time_query(today), settings=settings
@@ -135,13 +140,18 @@ async def my_tasks(
     connection: AsyncConnection,
     *,
     caller: Caller,
+    session: SessionKey,
     query: DashboardQuery,
     settings: Settings,
     cursors: CursorCodec,
 ) -> tuple[dict[str, Any], date]:
     """The task table alone (the partial refresh of its filters) and today."""
     tasks = await task_service.list_user_tasks(
-        connection, caller=caller, user_id=caller.id, query=query.task_query(), cursors=cursors
+        connection,
+        session=session,
+        user_id=caller.id,
+        query=query.task_query(),
+        cursors=cursors,
     )
     return tasks, today_in(settings)
 

@@ -167,12 +167,14 @@ def check_page(query: PageQuery) -> None:
         raise param_error("give either offset or cursor, not both", field="offset")
 
 
-def synced_through() -> ColumnElement[Any]:
+def synced_through(account_id: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
     """When the account's latest successful sync started (null before the first): every
-    mirrored row reflected ACE as of then at least, whether or not that sync rewrote it."""
+    mirrored row reflected ACE as of then at least, whether or not that sync rewrote it.
+    The account is the `account_id` parameter unless given."""
+    account = bindparam("account_id") if account_id is None else account_id
     return (
         select(SyncJob.started_at)
-        .where(SyncJob.account_id == bindparam("account_id"), SyncJob.state == SyncState.succeeded)
+        .where(SyncJob.account_id == account, SyncJob.state == SyncState.succeeded)
         .order_by(SyncJob.finished_at.desc())
         .limit(1)
         .scalar_subquery()

@@ -4,9 +4,11 @@ Visibility: the caller's account only; a member sees only their own tasks, manag
 anyone's in their account. A user the caller may not see is "not found", exactly like one that
 does not exist. Deleted tasks, tasks of deleted projects and deleted users are hidden.
 
-The hot path is two statements: the page (its `total` counted by a window function over the
-matching rows, so no separate count) and the page's assignees. Rows become plain dicts shaped
-as `dto.task.TaskPage`; the route serialises them straight to JSON.
+The hot path is one statement, one round trip (`page_statement`): the caller re-read by token,
+the requested user's visibility, the page (its `total` counted by a window function over the
+matching rows, so no separate count) and the page's assignees, one row per (task, assignee).
+Rows become plain dicts shaped as `dto.task.TaskPage`; the route serialises them straight to
+JSON.
 
 Pages are cut by `offset` or by a keyset cursor (every sort supports one; `pagination`). A
 cursor is signed and bound to the user and filters it was made for, so a tampered or foreign
@@ -20,12 +22,12 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from app.ace.port import AceApi
-from app.auth.caller import Caller
+from app.auth.caller import SessionKey, check_active, session_live
 from app.auth.security import GuidCipher
 from app.config import Settings
 from app.connection.database import Database
@@ -36,7 +38,6 @@ from app.models import Project, RoleEnum, StatusType, Task, TaskAssignee, User
 from app.models.sync_jobs import JobCounts
 from app.services import ace_session_service
 from app.services.pagination import (
-    SYNCED_THROUGH_STATEMENT,
     CursorCodec,
     ValueKind,
     after_key,
@@ -103,7 +104,6 @@ def escape_like(text: str) -> str:
 
 def task_query_params(
     *,
-    account_id: str,
     user_id: int,
     query: TaskListQuery,
     after: tuple[Any, int] | None,
@@ -111,7 +111,6 @@ def task_query_params(
 ) -> tuple[TaskQueryShape, dict[str, Any]]:
     """The shape of a request and the parameter values its statements take."""
     params: dict[str, Any] = {
-        "account_id": account_id,
         "user_id": user_id,
         "limit": query.limit + 1,
         "offset": query.offset,
@@ -154,23 +153,15 @@ def _not_completed() -> ColumnElement[bool]:
     return or_(Task.status_type.is_(None), Task.status_type != StatusType.completed)
 
 
-def _user_visible() -> ColumnElement[bool]:
-    """The requested user exists, is not deleted and belongs to the caller's account."""
-    return exists().where(
-        User.id == bindparam("user_id"),
-        User.account_id == bindparam("account_id"),
-        User.deleted_at.is_(None),
-    )
-
-
-def _task_conditions(shape: TaskQueryShape) -> list[ColumnElement[bool]]:
+def _task_conditions(
+    shape: TaskQueryShape, *, user_id: ColumnElement[Any], account_id: ColumnElement[Any]
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
-        TaskAssignee.user_id == bindparam("user_id"),
-        Task.account_id == bindparam("account_id"),
+        TaskAssignee.user_id == user_id,
+        Task.account_id == account_id,
         Task.deleted_at.is_(None),
-        Project.account_id == bindparam("account_id"),
+        Project.account_id == account_id,
         Project.deleted_at.is_(None),
-        _user_visible(),
     ]
     if shape.status:
         conditions.append(Task.status == bindparam("status"))
@@ -216,69 +207,129 @@ def check_task_query(query: TaskListQuery) -> None:
     check_page(query)
 
 
+# The columns of a page row before the task's: who the caller is (re-read, as every request
+# does), whether they may see the requested user, and how fresh the mirror is.
+CALLER_KEYS = ("account_id", "is_active", "is_disabled", "session_live", "visible")
+
+
 @lru_cache(maxsize=512)
 def page_statement(shape: TaskQueryShape) -> ReadStatement:
-    """One page (`limit` + 1 rows, to tell whether more follow) of the matching tasks, each
-    row ending with `total`, the number of matching tasks over all pages, and
-    `synced_through`."""
+    """The whole answer in one statement, one round trip: the caller by token (`guid`,
+    `sid`), the requested user (`user_id`) if the caller may see them, one page of their
+    matching tasks (`limit` + 1 of them, to tell whether more follow) with `total`, the number
+    of matching tasks over all pages, and each task's assignees, one row per (task, assignee).
+
+    Rows: CALLER_KEYS, `synced_through`, ITEM_KEYS, `total`, ASSIGNEE_KEYS, in page order
+    and then by assignee name. A caller that exists gets at least one row (its task and
+    assignee columns null when the page is empty); an unknown one gets none. A task without
+    visible assignees has one row with null assignee columns."""
+    caller = (
+        select(
+            User.id.label("caller_id"),
+            User.account_id,
+            User.role,
+            User.is_active,
+            User.is_disabled,
+            session_live(),
+        )
+        .where(User.guid == bindparam("guid"))
+        .cte("caller")
+    )
+    # The requested user, only when the caller may see them: same account, not deleted, and
+    # the caller active, signed in, and a manager or admin unless it is themselves.
+    requested = aliased(User, name="requested")
+    target = (
+        select(requested.id, requested.account_id)
+        .join(caller, caller.c.account_id == requested.account_id)
+        .where(
+            requested.id == bindparam("user_id"),
+            requested.deleted_at.is_(None),
+            caller.c.session_live,
+            caller.c.is_active,
+            caller.c.is_disabled.is_(False),
+            or_(caller.c.role != RoleEnum.member, caller.c.caller_id == requested.id),
+        )
+        .cte("target")
+    )
     matching = (
         _matching_tasks(*_ITEM_COLUMNS, func.count().over().label("total"))
-        .where(*_task_conditions(shape))
+        .join(target, target.c.id == TaskAssignee.user_id)
+        .where(*_task_conditions(shape, user_id=target.c.id, account_id=target.c.account_id))
         .subquery("matching")
     )
     spec = parse_sort(shape.sort, TASK_SORTS)
     column, id_column = matching.c[spec.column], matching.c.id
-    statement = select(matching, synced_through())
+    page = select(matching)
     if shape.after != "none":
         value: object = None if shape.after == "null" else bindparam("after_value")
-        statement = statement.where(
-            after_key(spec, column, id_column, value, bindparam("after_id"))
-        )
-    return ReadStatement(
-        statement.order_by(*order_by(spec, column, id_column))
+        page = page.where(after_key(spec, column, id_column, value, bindparam("after_id")))
+    page_rows = (
+        page.order_by(*order_by(spec, column, id_column))
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
+        .subquery("page")
     )
+    assignees = (
+        select(
+            TaskAssignee.task_id,
+            TaskAssignee.user_id,
+            User.username,
+            TaskAssignee.is_assignee,
+            TaskAssignee.is_reviewer,
+            TaskAssignee.assigned_hours,
+        )
+        .join(User, User.id == TaskAssignee.user_id)
+        .where(User.account_id == target.c.account_id, User.deleted_at.is_(None))
+        .subquery("assignee")
+    )
+    with_assignees = page_rows.outerjoin(assignees, assignees.c.task_id == page_rows.c.id)
+    statement = (
+        select(
+            caller.c.account_id.label("caller_account_id"),
+            caller.c.is_active,
+            caller.c.is_disabled,
+            caller.c.session_live,
+            exists(select(target.c.id)).label("visible"),
+            synced_through(caller.c.account_id),
+            *(page_rows.c[key] for key in (*ITEM_KEYS, "total")),
+            *(assignees.c[key] for key in ASSIGNEE_KEYS),
+        )
+        .select_from(caller)
+        .outerjoin(with_assignees, true())
+        .order_by(
+            *order_by(spec, page_rows.c[spec.column], page_rows.c.id),
+            assignees.c.username,
+            assignees.c.user_id,
+        )
+    )
+    return ReadStatement(statement)
 
 
 @lru_cache(maxsize=512)
 def count_statement(shape: TaskQueryShape) -> Select[Any]:
-    return _matching_tasks(func.count()).where(*_task_conditions(shape))
-
-
-USER_VISIBLE_STATEMENT = select(_user_visible())
-
-ASSIGNEES_STATEMENT = ReadStatement(
-    select(
-        TaskAssignee.task_id,
-        TaskAssignee.user_id,
-        User.username,
-        TaskAssignee.is_assignee,
-        TaskAssignee.is_reviewer,
-        TaskAssignee.assigned_hours,
+    """The number of matching tasks (`user_id`, `account_id`): for a page past the end,
+    whose rows carry no `total`."""
+    return _matching_tasks(func.count()).where(
+        *_task_conditions(shape, user_id=bindparam("user_id"), account_id=bindparam("account_id"))
     )
-    .join(User, User.id == TaskAssignee.user_id)
-    .where(
-        TaskAssignee.task_id.in_(bindparam("task_ids", expanding=True)),
-        User.account_id == bindparam("account_id"),
-        User.deleted_at.is_(None),
-    )
-    .order_by(TaskAssignee.task_id, User.username, User.id)
-)
-"""The assignees of the page's tasks (`task_ids`): (task id, *ASSIGNEE_KEYS) rows."""
+
+
+_CALLER_WIDTH = len(CALLER_KEYS) + 1  # and synced_through
+_TASK_END = _CALLER_WIDTH + len(ITEM_KEYS)
 
 
 async def list_user_tasks(
     connection: AsyncConnection,
     *,
-    caller: Caller,
+    session: SessionKey,
     user_id: int,
     query: TaskListQuery,
     cursors: CursorCodec,
 ) -> dict[str, Any]:
-    """One page of the tasks assigned to `user_id`, as a mapping shaped as `TaskPage`."""
-    if caller.role is RoleEnum.member and user_id != caller.id:
-        raise AppError(NO_SUCH_USER, code=ErrorCode.NOT_FOUND)
+    """One page of the tasks assigned to `user_id`, as a mapping shaped as `TaskPage`, for the
+    caller the verified token `session` names. The caller is re-read in the same statement:
+    gone is 401 `TOKEN_INVALID`, deactivated, disabled or signed out 401 `TOKEN_REVOKED`; a
+    user they may not see is 404, like one that does not exist."""
     check_task_query(query)
     spec = parse_sort(query.sort, TASK_SORTS)
     query_id = query_fingerprint(
@@ -289,38 +340,57 @@ async def list_user_tasks(
         if query.cursor is not None
         else None
     )
-    shape, params = task_query_params(
-        account_id=caller.account_id, user_id=user_id, query=query, after=after, today=today_utc()
-    )
+    shape, params = task_query_params(user_id=user_id, query=query, after=after, today=today_utc())
+    params["guid"], params["sid"] = session.guid, session.sid
     rows = await page_statement(shape).rows(connection, params)
     if not rows:
-        if not await connection.scalar(USER_VISIBLE_STATEMENT, params):
-            raise AppError(NO_SUCH_USER, code=ErrorCode.NOT_FOUND)
-        total = await connection.scalar(count_statement(shape), _without_page(params))
-        through = await connection.scalar(SYNCED_THROUGH_STATEMENT, params)
+        check_active(None, session_live=False)
+    first = rows[0]
+    account_id, is_active, is_disabled, live, visible, through = first[:_CALLER_WIDTH]
+    check_active(_Activity(bool(is_active), bool(is_disabled)), session_live=bool(live))
+    if not visible:
+        raise AppError(NO_SUCH_USER, code=ErrorCode.NOT_FOUND)
+
+    items: list[dict[str, Any]] = []
+    more = False
+    if first[_CALLER_WIDTH] is None:  # no task on this page
+        total = 0
+        if query.offset or after is not None:  # past the end: count what comes before it
+            total = await connection.scalar(
+                count_statement(shape),
+                {**_without_page(params), "user_id": user_id, "account_id": account_id},
+            )
         return _page(
             [], total=int(total or 0), query=query, next_cursor=None, synced_through=through
         )
-
-    total, through = int(rows[0][-2]), rows[0][-1]
-    items = [dict(zip(ITEM_KEYS, row, strict=False)) for row in rows[: query.limit]]
-    by_task: dict[int, list[dict[str, Any]]] = {}
-    for item in items:
-        item["assignees"] = by_task[item["id"]] = []
-    assignees = await ASSIGNEES_STATEMENT.rows(
-        connection, {"task_ids": list(by_task), "account_id": caller.account_id}
-    )
-    for task_id, *values in assignees:
-        by_task[task_id].append(dict(zip(ASSIGNEE_KEYS, values, strict=True)))
+    total = int(first[_TASK_END])
+    current: dict[str, Any] | None = None
+    for row in rows:
+        task_id = row[_CALLER_WIDTH]
+        if current is None or current["id"] != task_id:
+            if len(items) == query.limit:
+                more = True
+                break
+            current = dict(zip(ITEM_KEYS, row[_CALLER_WIDTH:_TASK_END], strict=True))
+            current["assignees"] = []
+            items.append(current)
+        if row[_TASK_END + 1] is not None:
+            current["assignees"].append(dict(zip(ASSIGNEE_KEYS, row[_TASK_END + 1 :], strict=True)))
     next_cursor = None
-    if len(rows) > query.limit:
+    if more:
         last = items[-1]
         next_cursor = cursors.encode(query_id=query_id, value=last[spec.column], last_id=last["id"])
     return _page(items, total=total, query=query, next_cursor=next_cursor, synced_through=through)
 
 
+@dataclass(frozen=True, slots=True)
+class _Activity:
+    is_active: bool
+    is_disabled: bool
+
+
 def _without_page(params: dict[str, Any]) -> dict[str, Any]:
-    skip = {"limit", "offset", "after_id", "after_value"}
+    skip = {"limit", "offset", "after_id", "after_value", "guid", "sid"}
     return {key: value for key, value in params.items() if key not in skip}
 
 

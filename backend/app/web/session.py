@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from fastapi import Depends, Request, Response
 from fastapi.datastructures import FormData
 
 from app.auth import jwt_handler
-from app.auth.caller import Caller
+from app.auth.caller import Caller, SessionKey
 from app.auth.rate_limiter import AuthRateLimiter
 from app.config import Settings
 from app.connection.database import Database
@@ -62,6 +63,10 @@ class PageSession:
     def caller(self) -> Caller:
         user = self.user
         return Caller(user.id, user.account_id, user.role, user.is_active, user.is_disabled)
+
+    @property
+    def session_key(self) -> SessionKey:
+        return SessionKey(self.user.guid, uuid.UUID(self.session_id))
 
 
 def _mac(settings: Settings, purpose: str, value: str) -> str:

@@ -69,7 +69,8 @@ async def test_list_items_and_constants_reach_their_positions() -> None:
     driver = _Driver()
     shape = TaskQueryShape(status_type=True, overdue=False)
     params: dict[str, Any] = {
-        "account_id": "acme",
+        "guid": "caller-guid",
+        "sid": "session-id",
         "user_id": 7,
         "limit": 51,
         "offset": 0,
@@ -83,7 +84,7 @@ async def test_list_items_and_constants_reach_their_positions() -> None:
     sql, args = driver.calls[0]
     assert "$1" in sql
     assert args.count(7) == 1  # one parameter, used twice in the SQL
-    assert list(args).count("acme") == 1
+    assert list(args).count("caller-guid") == 1
     # the filter's list, and the constant of the overdue rule (`status_type = 'completed'`)
     assert args.count(StatusType.waiting) == 1
     assert args.count(StatusType.completed) == 2
@@ -100,11 +101,12 @@ async def test_list_items_and_constants_reach_their_positions() -> None:
     ],
 )
 async def test_a_lost_connection_is_db_unavailable(error: Exception) -> None:
-    statement = task_service.ASSIGNEES_STATEMENT
+    statement = task_service.page_statement(TaskQueryShape(status_type=True))
     connection = _Connection(_Driver(error))
+    params = {"guid": "g", "sid": "s", "user_id": 1, "limit": 51, "offset": 0}
     with pytest.raises(AppError) as caught:
         await statement.rows(
-            cast(AsyncConnection, connection), {"task_ids": [1, 2], "account_id": "acme"}
+            cast(AsyncConnection, connection), {**params, "status_type": [StatusType.waiting]}
         )
     assert caught.value.code is ErrorCode.DB_UNAVAILABLE
     # As SQLAlchemy does on a disconnect: the connection is discarded and the pool's older
