@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from app.dependencies.auth_dependencies import ManagerUser, release_caller_check
 from app.dependencies.clients import DatabaseDep, SettingsDep
@@ -72,6 +72,7 @@ async def save(
     session: UnitOfWork,
     database: DatabaseDep,
     settings: SettingsDep,
+    background: BackgroundTasks,
 ) -> SuccessResponse[SaveResult]:
     """Save users, projects, tasks, assignees and task logs in one go (admins and managers).
 
@@ -89,4 +90,5 @@ async def save(
         raw=await request.body(),
         max_items=settings.save_max_items,
     )
+    background.add_task(data_service.after_response)
     return SuccessResponse(message=f"Saved {result.item_count} item(s)", data=result)

@@ -9,7 +9,8 @@ How a batch is handled:
    an assignee's or log's task and user) is in the batch or stored, alive, in the caller's
    account, locking the stored ones against deletion; then one `INSERT .. SELECT ..
    ON CONFLICT DO UPDATE .. WHERE <some column differs>` per entity, in the order users,
-   projects, tasks, assignees, task logs. Rows are resolved to internal ids by joins inside
+   projects, tasks, assignees, task logs (on PostgreSQL a large entity is first copied into
+   a staging table of the transaction). Rows are resolved to internal ids by joins inside
    those statements; no ORM object is made per row.
 
 Guarantees:
@@ -41,6 +42,7 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import runtime
 from app.connection.database import Database
 from app.connection.statistics import refresh_statistics
 from app.connection.unit_of_work import after_commit
@@ -48,7 +50,7 @@ from app.dto.save_dto import SaveResult
 from app.services.save.prepare import PreparedBatch, prepare_batch
 from app.services.save.write import rows_written, save_batch
 
-__all__ = ["PreparedBatch", "prepare_batch", "save", "save_batch"]
+__all__ = ["PreparedBatch", "after_response", "prepare_batch", "save", "save_batch"]
 
 
 async def save(
@@ -68,3 +70,9 @@ async def save(
     result = await save_batch(session, account_id=account_id, batch=batch)
     after_commit(session, partial(refresh_statistics, database, rows_written(result)))
     return result
+
+
+def after_response() -> None:
+    """Once a save has answered: collect the garbage the batch left (`collect_after_batch`),
+    off the request's latency but before the worker's memory could climb over many saves."""
+    runtime.collect_after_batch()

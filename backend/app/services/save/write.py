@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, FromClause, String, Table, and_, false, liter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import runtime
+from app.connection.staging import staged
 from app.connection.upsert import UpsertCounts, column_types, incoming, upsert
 from app.dto import save_dto
 from app.dto.save_dto import EntityCounts, Problem, SaveResult
@@ -51,6 +51,9 @@ TASKS: Final = table_of(Task)
 ASSIGNEES: Final = table_of(TaskAssignee)
 TASK_LOGS: Final = table_of(TaskLog)
 
+# From this many rows of one entity on, PostgreSQL gets them by COPY into a staging table.
+COPY_MIN_ROWS: Final = 1000
+
 # PostgreSQL deadlock and serialization failures: the batch lost a race; it may be resent.
 _RETRYABLE_SQLSTATES: Final = frozenset({"40P01", "40001"})
 
@@ -81,7 +84,6 @@ async def save_batch(session: AsyncSession, *, account_id: str, batch: PreparedB
         "batch saved",
         extra={"account_id": account_id, "items": batch.item_count},
     )
-    runtime.collect_after_batch()
     return result
 
 
@@ -197,14 +199,17 @@ def _at(now: datetime) -> Any:
     return literal(now, UTCDateTime())
 
 
-def _incoming(
-    session: AsyncSession, rows: Rows, names: Sequence[str], *tables: Table
+async def _incoming(
+    session: AsyncSession, stage: str, rows: Rows, names: Sequence[str], *tables: Table
 ) -> FromClause:
     """The batch's rows of one entity in SQL, typed like the columns they are written to or
-    matched against."""
-    return incoming(
-        session, {name: rows.columns[name] for name in names}, column_types(names, *tables)
-    )
+    matched against: on PostgreSQL a large set is copied into the staging table `stage`,
+    a small one (where creating a table would cost more) is bound as arrays."""
+    columns = {name: rows.columns[name] for name in names}
+    types = column_types(names, *tables)
+    if len(rows) >= COPY_MIN_ROWS and session.get_bind().dialect.name == "postgresql":
+        return await staged(session, f"save_stage_{stage}", columns, types)
+    return incoming(session, columns, types)
 
 
 def _counts(counts: UpsertCounts) -> EntityCounts:
@@ -218,7 +223,7 @@ async def _save_users(
 ) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    src = _incoming(session, rows, (*USER_FIELDS, "guid"), USERS)
+    src = await _incoming(session, "users", rows, (*USER_FIELDS, "guid"), USERS)
     source = select(
         literal(account_id, String()).label("account_id"),
         *(src.c[name] for name in USER_FIELDS),
@@ -249,7 +254,7 @@ async def _save_projects(
 ) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    src = _incoming(session, rows, PROJECT_FIELDS, PROJECTS)
+    src = await _incoming(session, "projects", rows, PROJECT_FIELDS, PROJECTS)
     source = select(
         literal(account_id, String()).label("account_id"),
         *(src.c[name] for name in PROJECT_FIELDS),
@@ -272,7 +277,7 @@ async def _save_tasks(
 ) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    src = _incoming(session, rows, TASK_FIELDS, TASKS, PROJECTS)
+    src = await _incoming(session, "tasks", rows, TASK_FIELDS, TASKS, PROJECTS)
     source = (
         select(
             literal(account_id, String()).label("account_id"),
@@ -312,7 +317,7 @@ def _join_task_and_user(src: FromClause, account_id: str) -> FromClause:
 async def _save_assignees(session: AsyncSession, account_id: str, rows: Rows) -> EntityCounts:
     if not rows:
         return EntityCounts()
-    src = _incoming(session, rows, ASSIGNEE_FIELDS, ASSIGNEES, TASKS, USERS)
+    src = await _incoming(session, "assignees", rows, ASSIGNEE_FIELDS, ASSIGNEES, TASKS, USERS)
     source = (
         select(
             TASKS.c.id.label("task_id"),
@@ -335,7 +340,7 @@ async def _save_logs(
         return EntityCounts()
     key_field = "ace_timesheet_line_id" if ace_keyed else "client_id"
     names = (key_field, *LOG_FIELDS)
-    src = _incoming(session, rows, names, TASK_LOGS, TASKS, USERS)
+    src = await _incoming(session, f"{key_field}_logs", rows, names, TASK_LOGS, TASKS, USERS)
     source_kind = TaskLogSource.ace if ace_keyed else TaskLogSource.local
     copied = [name for name in names if name not in ("ace_task_id", "ace_user_id")]
     source = (
