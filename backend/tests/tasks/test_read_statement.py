@@ -83,7 +83,7 @@ async def test_list_items_and_constants_reach_their_positions() -> None:
     assert rows == [(1, "row")]
     sql, args = driver.calls[0]
     assert "$1" in sql
-    assert args.count(7) == 1  # one parameter, used twice in the SQL
+    assert args.count(7) == 1  # one parameter, however often the SQL uses it
     assert list(args).count("caller-guid") == 1
     # the filter's list, and the constant of the overdue rule (`status_type = 'completed'`)
     assert args.count(StatusType.waiting) == 1

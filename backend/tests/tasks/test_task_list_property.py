@@ -186,7 +186,14 @@ def _queries(projects: list[int]) -> st.SearchStrategy[dict[str, Any]]:
             "overdue": st.booleans(),
             "q": st.sampled_from(["plan", "PLAN", "%", "_", "/", "a_b", "0%"]),
         },
-    ).filter(lambda q: q.get("due_after", TODAY) <= q.get("due_before", TODAY + timedelta(9)))
+    ).filter(_due_range_valid)
+
+
+def _due_range_valid(query: dict[str, Any]) -> bool:
+    """A range that ends before it starts is a 422 (tested elsewhere), not a page."""
+    start: date = query.get("due_after", TODAY)
+    end: date = query.get("due_before", TODAY + timedelta(days=9))
+    return start <= end
 
 
 def _params(query: dict[str, Any]) -> dict[str, Any]:
