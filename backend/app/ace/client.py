@@ -9,9 +9,11 @@ the rows come back as the DTOs of `app.ace.dto`. What the services need of it is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Mapping, Sequence
 from datetime import date, timedelta
 
 import httpx
@@ -224,35 +226,54 @@ class AceClient:
         user_id: int | None = None,
         project_id: int | None = None,
         modified_since: date | None = None,
-    ) -> AsyncIterator[list[AceTimeEntry]]:
-        """`gettimereport` (view 1, everyone's entries) one date window (≤31 days) at a time;
-        `modified_since` keeps only entries modified on or after that day
-        (`filtermodifiedfrom`).
+        in_flight: int = 1,
+    ) -> AsyncGenerator[list[AceTimeEntry], None]:
+        """`gettimereport` (view 1, everyone's entries) one date window (≤31 days) at a time,
+        in date order; `modified_since` keeps only entries modified on or after that day
+        (`filtermodifiedfrom`). Up to `in_flight` windows are asked for at once, also while
+        the caller works on the one yielded last.
 
         Each `(timesheet_line_id, date_worked)` is yielded once.
         """
         if date_from > date_to:
             raise ValueError("date_from must not be after date_to")
+        filters = {
+            "view": 1,
+            "filtermyworkitems": False,
+            "filtertimecreatoruserid": user_id,
+            "projectid": project_id,
+            "filtermodifiedfrom": modified_since,
+        }
+        windows = iter(_date_windows(date_from, date_to, self.transport.config.time_window_days))
+        pending: deque[asyncio.Task[list[AceTimeEntry]]] = deque()
+
+        def ask_next() -> None:
+            window = next(windows, None)
+            if window is not None:
+                params = {**filters, "filterdatefrom": window[0], "filterdateto": window[1]}
+                pending.append(asyncio.ensure_future(self._time_window(guid, params)))
+
+        for _ in range(max(1, in_flight)):
+            ask_next()
         seen: set[tuple[int, date]] = set()
-        window_days = self.transport.config.time_window_days
-        for start, end in _date_windows(date_from, date_to, window_days):
-            params = {
-                "view": 1,
-                "filtermyworkitems": False,
-                "filterdatefrom": start,
-                "filterdateto": end,
-                "filtertimecreatoruserid": user_id,
-                "projectid": project_id,
-                "filtermodifiedfrom": modified_since,
-            }
-            rows = await self.transport.guid_call("gettimereport", guid, params)
-            fresh = []
-            for entry in parse_rows(AceTimeEntry, rows, "gettimereport"):
-                if entry.key not in seen:
-                    seen.add(entry.key)
-                    fresh.append(entry)
-            if fresh:
-                yield fresh
+        try:
+            while pending:
+                entries = await pending.popleft()
+                ask_next()
+                fresh = []
+                for entry in entries:
+                    if entry.key not in seen:
+                        seen.add(entry.key)
+                        fresh.append(entry)
+                if fresh:
+                    yield fresh
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def _time_window(self, guid: str, params: Mapping[str, object]) -> list[AceTimeEntry]:
+        rows = await self.transport.guid_call("gettimereport", guid, params)
+        return parse_rows(AceTimeEntry, rows, "gettimereport")
 
     # ------------------------------------------------------------------------------------
     # Writes

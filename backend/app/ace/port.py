@@ -11,7 +11,7 @@ same `AceError` codes (`app.ace.transport` holds the error-mapping table).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import date
 from typing import Protocol
 
@@ -90,9 +90,11 @@ class AceApi(Protocol):
         date_from: date,
         date_to: date,
         modified_since: date | None = None,
-    ) -> AsyncIterator[list[AceTimeEntry]]:
-        """Everyone's time entries between two days, a window at a time, each entry once;
-        `modified_since` keeps those modified on or after that day."""
+        in_flight: int = 1,
+    ) -> AsyncGenerator[list[AceTimeEntry], None]:
+        """Everyone's time entries between two days, a window at a time in date order, each
+        entry once; `modified_since` keeps those modified on or after that day; up to
+        `in_flight` windows are asked for at once."""
         ...
 
     async def save_task(

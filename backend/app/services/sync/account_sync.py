@@ -4,7 +4,8 @@ a job runs them from."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -365,9 +366,13 @@ class AccountSync:
         self, session: AsyncSession, *, wanted: set[int]
     ) -> tuple[dict[int, int], dict[int, int]]:
         users = await mirror_service.user_ids(session, account_id=self.account_id, live=True)
-        tasks = await mirror_service.task_ids_of(
-            session, account_id=self.account_id, ace_task_ids=wanted
-        )
+        if self.plan.modified_since is not None:
+            tasks = await mirror_service.task_ids_of(
+                session, account_id=self.account_id, ace_task_ids=wanted
+            )
+        else:  # a full pass wants (nearly) every task: one read, not a lookup per 5,000 ids
+            every = await mirror_service.task_ids_by_ace_id(session, account_id=self.account_id)
+            tasks = {ace_id: own for ace_id, own in every.items() if ace_id in wanted}
         return users, tasks
 
     async def _assignees_per_user(
@@ -394,25 +399,29 @@ class AccountSync:
                 return None  # reported below; the user keeps their assignments
             return assigned, reviewing
 
+        async def lists_of(batch: list[int]) -> list[tuple[set[int], set[int]] | None]:
+            return await asyncio.gather(*(tasks_of(u) for u in batch))
+
         ace_user_ids = list(users)
-        for start in range(0, len(ace_user_ids), ASSIGNEE_USERS_PER_COMMIT):
-            batch = ace_user_ids[start : start + ASSIGNEE_USERS_PER_COMMIT]
-            fetched = await asyncio.gather(*(tasks_of(u) for u in batch))
-            found = {
-                users[u]: lists
-                for u, lists in zip(batch, fetched, strict=True)
-                if lists is not None
-            }
-            self._warn_refused("users", len(batch) - len(found))
-            write = partial(
-                mirror_service.mirror_user_assignments,
-                found=found,
-                tasks=tasks,
-                scope=scope,
-                now=utcnow(),
-            )
-            counts += await self.write(write)
-            await self._tick(SyncPhase.assignees)
+        batches = [
+            ace_user_ids[start : start + ASSIGNEE_USERS_PER_COMMIT]
+            for start in range(0, len(ace_user_ids), ASSIGNEE_USERS_PER_COMMIT)
+        ]
+        # The next batch's lists are fetched while this one is written (calls share `limit`).
+        ahead = asyncio.ensure_future(lists_of(batches[0])) if batches else None
+        try:
+            for at, batch in enumerate(batches):
+                assert ahead is not None
+                fetched = await ahead
+                ahead = None
+                if at + 1 < len(batches):
+                    ahead = asyncio.ensure_future(lists_of(batches[at + 1]))
+                counts += await self._write_user_assignments(
+                    users, batch, fetched, tasks=tasks, scope=scope
+                )
+        finally:
+            if ahead is not None:
+                ahead.cancel()
         if not everyone:
             return
         # Assignments of users ACE was not asked about (deleted upstream, no longer ACE users).
@@ -425,6 +434,30 @@ class AccountSync:
             )
         )
 
+    async def _write_user_assignments(
+        self,
+        users: dict[int, int],
+        batch: list[int],
+        fetched: list[tuple[set[int], set[int]] | None],
+        *,
+        tasks: dict[int, int],
+        scope: set[int],
+    ) -> UpsertCounts:
+        found = {
+            users[u]: lists for u, lists in zip(batch, fetched, strict=True) if lists is not None
+        }
+        self._warn_refused("users", len(batch) - len(found))
+        write = partial(
+            mirror_service.mirror_user_assignments,
+            found=found,
+            tasks=tasks,
+            scope=scope,
+            now=utcnow(),
+        )
+        written: UpsertCounts = await self.write(write)
+        await self._tick(SyncPhase.assignees)
+        return written
+
     def _warn_refused(self, what: str, refused: int) -> None:
         if refused:
             self.tally.warn(
@@ -434,6 +467,8 @@ class AccountSync:
             )
 
     async def sync_time_entries(self) -> None:
+        """Time entries window by window, the next windows fetched (two at a time) while
+        one is written."""
         seen: set[tuple[int, date]] = set()
         tasks, users = await self.write(self._id_maps)
         windows = self.ace.iter_time_report(
@@ -441,8 +476,30 @@ class AccountSync:
             date_from=self.plan.time_from,
             date_to=self.plan.time_to,
             modified_since=self.plan.modified_since,
+            in_flight=ACE_CONCURRENCY,
         )
         counts = self.tally.of(SyncPhase.time_entries)
+        async with aclosing(windows):  # a failed write stops the fetches at once
+            await self._write_time_windows(windows, tasks, users, seen)
+        # Only a run that read every entry of the window can tell which ones disappeared.
+        if self.creds.is_admin and self.plan.modified_since is None:
+            counts.deleted += await self.write(
+                lambda s: mirror_service.delete_missing_time_entries(
+                    s,
+                    account_id=self.account_id,
+                    first=self.plan.time_from,
+                    last=self.plan.time_to,
+                    seen=seen,
+                )
+            )
+
+    async def _write_time_windows(
+        self,
+        windows: AsyncIterator[list[AceTimeEntry]],
+        tasks: dict[int, int],
+        users: dict[int, int],
+        seen: set[tuple[int, date]],
+    ) -> None:
         async for window in windows:
             now = utcnow()
 
@@ -468,17 +525,6 @@ class AccountSync:
             await self.write(work)
             seen.update(entry.key for entry in window)
             await self._tick(SyncPhase.time_entries)
-        # Only a run that read every entry of the window can tell which ones disappeared.
-        if self.creds.is_admin and self.plan.modified_since is None:
-            counts.deleted += await self.write(
-                lambda s: mirror_service.delete_missing_time_entries(
-                    s,
-                    account_id=self.account_id,
-                    first=self.plan.time_from,
-                    last=self.plan.time_to,
-                    seen=seen,
-                )
-            )
 
     async def _id_maps(self, session: AsyncSession) -> tuple[dict[int, int], dict[int, int]]:
         tasks = await mirror_service.task_ids_by_ace_id(session, account_id=self.account_id)
