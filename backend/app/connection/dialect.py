@@ -31,6 +31,12 @@ async def relax_commit_durability(session: AsyncSession) -> None:
         await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
+def stages_rows_by_copy(session: AsyncSession) -> bool:
+    """Whether large incoming row sets can be copied into a temporary staging table
+    (binary COPY on PostgreSQL); elsewhere they are bound as parameters."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def alters_tables_by_copy(connection: Connection | None, url: str | None) -> bool:
     """Whether migrations on this connection (or, offline, this URL's database) must alter
     tables in Alembic's batch mode: SQLite copies a table to change it."""

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, FromClause, String, Table, and_, false, liter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connection.dialect import stages_rows_by_copy
 from app.connection.staging import staged
 from app.connection.upsert import UpsertCounts, column_types, incoming, upsert
 from app.dto import save_dto
@@ -207,7 +208,7 @@ async def _incoming(
     a small one (where creating a table would cost more) is bound as arrays."""
     columns = {name: rows.columns[name] for name in names}
     types = column_types(names, *tables)
-    if len(rows) >= COPY_MIN_ROWS and session.get_bind().dialect.name == "postgresql":
+    if len(rows) >= COPY_MIN_ROWS and stages_rows_by_copy(session):
         return await staged(session, f"save_stage_{stage}", columns, types)
     return incoming(session, columns, types)
 
