@@ -212,6 +212,30 @@ def _report(f: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _task_plans(f: dict[str, Any]) -> list[Row]:
+    shapes, options = f["shapes"], f["options"]
+    prepared = f["prepared_plans_after_20_runs"]
+    runs = prepared["generic"] + prepared["custom"]
+    return [
+        (
+            f"GET /tasks/{{user_id}} plans: {len(shapes)} filter/sort/cursor shapes "
+            f"({options['tasks']:,} tasks)",
+            f"{len(f['shapes_with_large_sequential_scans'])} shapes seq-scan a large table; "
+            f"slowest {f['slowest_execution_ms']} ms ({f['slowest_shape']})",
+            "-",
+            "-",
+            "0 shapes",
+        ),
+        (
+            "GET /tasks/{user_id} prepared page statement",
+            f"generic plan in {prepared['generic']} of {runs} runs",
+            "-",
+            "-",
+            "(information)",
+        ),
+    ]
+
+
 def _sync_reads(f: dict[str, Any]) -> list[Row]:
     idle, during, options = f["idle"], f["during"], f["options"]
     return [
@@ -250,6 +274,13 @@ BENCHES = [
         ("--reuse",),
         ("--reuse", "--tasks", "100000", "--users", "1000", "--duration", "5"),
         _tasks_read,
+    ),
+    Bench(
+        "task_plans",
+        "bench.task_plans_bench",
+        ("--reuse",),
+        ("--reuse", "--tasks", "100000", "--users", "1000"),
+        _task_plans,
     ),
     Bench(
         "fresh_read",

@@ -262,6 +262,31 @@ async def load_data(url: str, *, tasks: int, users: int, projects: int, quiet: b
         await conn.close()
 
 
+def prepare_database(options: argparse.Namespace, *, quiet: bool) -> str:
+    """The bench database, migrated and loaded as `options` ask (kept with `--reuse` when it
+    already holds that many tasks and users); returns its URL."""
+    url = f"{options.database_url}/{options.database}"
+    created = asyncio.run(
+        recreate_database(options.database_url, options.database, reuse=options.reuse)
+    )
+    migrations.upgrade(url)
+    if created or asyncio.run(loaded_counts(url)) != (options.tasks, options.users):
+        if not created:
+            asyncio.run(recreate_database(options.database_url, options.database, reuse=False))
+            migrations.upgrade(url)
+        log(f"loading {options.tasks} tasks, {options.users} users ...", quiet=quiet)
+        asyncio.run(
+            load_data(
+                url,
+                tasks=options.tasks,
+                users=options.users,
+                projects=options.projects,
+                quiet=quiet,
+            )
+        )
+    return url
+
+
 async def create_manager(url: str) -> str:
     """A local manager of the bench account (replaced on each run); returns its guid."""
     conn = await asyncpg.connect(url)
@@ -490,25 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
-    url = f"{options.database_url}/{options.database}"
-    created = asyncio.run(
-        recreate_database(options.database_url, options.database, reuse=options.reuse)
-    )
-    migrations.upgrade(url)
-    if created or asyncio.run(loaded_counts(url)) != (options.tasks, options.users):
-        if not created:
-            asyncio.run(recreate_database(options.database_url, options.database, reuse=False))
-            migrations.upgrade(url)
-        log(f"loading {options.tasks} tasks, {options.users} users ...", quiet=quiet)
-        asyncio.run(
-            load_data(
-                url,
-                tasks=options.tasks,
-                users=options.users,
-                projects=options.projects,
-                quiet=quiet,
-            )
-        )
+    url = prepare_database(options, quiet=quiet)
     guid = asyncio.run(create_manager(url))
 
     api_port = options.port or free_port()

@@ -42,11 +42,7 @@ class ReadStatement:
     ) -> Sequence[Sequence[Any]]:
         if connection.dialect.name != "postgresql":
             return (await connection.execute(self.statement, params)).all()
-        sql, sources = self._asyncpg_sql(connection, params)
-        args = [
-            constant if name is None else params[name] if index < 0 else params[name][index]
-            for name, index, constant in sources
-        ]
+        sql, args = self.bound(connection, params)
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
@@ -65,6 +61,15 @@ class ReadStatement:
                 headers={"Retry-After": "5"},
             ) from exc
         return rows
+
+    def bound(self, connection: AsyncConnection, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL the driver runs for `params` (PostgreSQL), and its positional arguments."""
+        sql, sources = self._asyncpg_sql(connection, params)
+        args = [
+            constant if name is None else params[name] if index < 0 else params[name][index]
+            for name, index, constant in sources
+        ]
+        return sql, args
 
     def _asyncpg_sql(
         self, connection: AsyncConnection, params: dict[str, Any]

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
 from app.dto.task import PageQuery
@@ -167,7 +168,9 @@ def check_page(query: PageQuery) -> None:
         raise param_error("give either offset or cursor, not both", field="offset")
 
 
-def synced_through(account_id: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
+def synced_through(
+    account_id: ColumnElement[Any] | QueryableAttribute[Any] | None = None,
+) -> ColumnElement[Any]:
     """When the account's latest successful sync started (null before the first): every
     mirrored row reflected ACE as of then at least, whether or not that sync rewrote it.
     The account is the `account_id` parameter unless given."""

@@ -231,6 +231,8 @@ def page_statement(shape: TaskQueryShape) -> ReadStatement:
             User.is_active,
             User.is_disabled,
             session_live(),
+            # Here, not in the outer select: there it would run once per row of the answer.
+            synced_through(User.account_id),
         )
         .where(User.guid == bindparam("guid"))
         .cte("caller")
@@ -290,7 +292,7 @@ def page_statement(shape: TaskQueryShape) -> ReadStatement:
             caller.c.is_disabled,
             caller.c.session_live,
             exists(select(target.c.id)).label("visible"),
-            synced_through(caller.c.account_id),
+            caller.c.synced_through,
             *(page_rows.c[key] for key in (*ITEM_KEYS, "total")),
             *(assignees.c[key] for key in ASSIGNEE_KEYS),
         )
