@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from app.auth.security import hash_password
 from app.connection.database import Database
@@ -25,6 +26,13 @@ class SignedIn:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def change_user(database: Database, user_id: int, **values: Any) -> None:
+    """Set columns of a user directly (a role change, a deactivation), committed."""
+    async with database.session() as session:
+        await session.execute(update(User).where(User.id == user_id).values(**values))
+        await session.commit()
 
 
 async def create_user(database: Database, **overrides: Any) -> User:

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from app.connection.database import Database
 from app.models import RoleEnum, User
 from app.routes import PUBLIC_ROUTES
-from tests.factories import create_user, local_user_signed_in, sign_in_local
+from tests.factories import change_user, create_user, local_user_signed_in, sign_in_local
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -126,9 +126,7 @@ async def test_demoted_admin_loses_access_at_once(
 ) -> None:
     admin = await local_user_signed_in(client, database, username="admin", role=RoleEnum.admin)
     assert (await client.get("/admin/users", headers=admin.headers)).status_code == 200
-    async with database.session() as db:
-        await db.execute(update(User).where(User.id == admin.user_id).values(role="member"))
-        await db.commit()
+    await change_user(database, admin.user_id, role=RoleEnum.member)
     response = await client.get("/admin/users", headers=admin.headers)
     assert response.status_code == 403
 

@@ -10,13 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from app.connection.database import Database
 from app.models import Project, RefreshToken, RoleEnum, StatusType, Task, TaskAssignee, User
-from tests.factories import SignedIn, create_user, local_user_signed_in
+from tests.factories import SignedIn, change_user, create_user, local_user_signed_in
+from tests.properties import database_examples
 
 TODAY = datetime.now(UTC).date()
 STATUSES = [("Open", None), ("Waiting", "waiting"), ("Doing", "in_progress"), ("Done", "completed")]
@@ -235,11 +236,7 @@ def _parsed(item: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@database_examples(40)
 @given(data=st.data())
 async def test_every_page_is_the_reference_pages(
     client: httpx.AsyncClient, database: Database, data: st.DataObject
@@ -313,11 +310,7 @@ async def test_a_demoted_manager_sees_only_their_own_tasks_on_the_next_read(
     boss = await local_user_signed_in(client, database, username="boss", role=RoleEnum.manager)
     worker = await create_user(database, username="worker")
     assert (await _read(client, boss, worker.id)).status_code == 200
-    async with database.session() as session:
-        await session.execute(
-            update(User).where(User.id == boss.user_id).values(role=RoleEnum.member)
-        )
-        await session.commit()
+    await change_user(database, boss.user_id, role=RoleEnum.member)
     refused = await _read(client, boss, worker.id)
     assert refused.status_code == 404
     assert refused.json()["error_code"] == "NOT_FOUND"
@@ -334,9 +327,7 @@ async def test_a_deactivated_disabled_or_deleted_user_is_refused_on_the_next_rea
     for username, values, code in changes:
         who = await local_user_signed_in(client, database, username=username)
         assert (await _read(client, who, who.user_id)).status_code == 200
-        async with database.session() as session:
-            await session.execute(update(User).where(User.id == who.user_id).values(**values))
-            await session.commit()
+        await change_user(database, who.user_id, **values)
         refused = await _read(client, who, who.user_id)
         assert refused.status_code == 401, username
         assert refused.json()["error_code"] == code
