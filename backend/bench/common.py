@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
+from app.config import Settings
 from app.connection.migrations import recreate_postgres_database
 
 BENCH_POSTGRES = os.environ.get(
@@ -28,6 +29,15 @@ def bench_database_url(name: str) -> str:
 
 async def recreate_database(url: str) -> None:
     await recreate_postgres_database(url)
+
+
+def bench_settings(database_url: str, ace_url: str | None = None) -> Settings:
+    """The settings a bench runs acehub's own code with: its database and, if given, the
+    sandbox as ACE; nothing read from the environment or a .env file."""
+    extra: dict[str, Any] = {} if ace_url is None else {"ace_api_url": ace_url}
+    return Settings(
+        _env_file=None, database_url=database_url, secret_key="b" * 48, app_env="test", **extra
+    )
 
 
 def report(name: str, figures: Mapping[str, Any], *, as_json: bool) -> None:

@@ -55,7 +55,14 @@ from app.models import RoleEnum
 from app.services import ace_identity
 from app.services.reports import time_report
 from app.services.task_log_service import week_start_of
-from bench.common import bench_database_url, free_port, recreate_database, report, sandbox_process
+from bench.common import (
+    bench_database_url,
+    bench_settings,
+    free_port,
+    recreate_database,
+    report,
+    sandbox_process,
+)
 from bench.save_bench import api_server, memory_mib
 
 ACCOUNT = "bench-report"
@@ -425,13 +432,7 @@ async def write_back(
     endpoint = [await post(warm + i) for i in range(options.writes)]
 
     # The same saveworkitem, straight from the project's ACE client (its own session).
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        ace_api_url=ace_url,
-        secret_key="b" * 48,
-        app_env="test",
-    )
+    settings = bench_settings(url, ace_url)
     http = create_http_client(settings)
     try:
         ace = AceClient.from_settings(settings, http)
@@ -483,7 +484,7 @@ async def run(
     options: argparse.Namespace, url: str, ace_url: str, port: int, pid: int, shape: Shape
 ) -> dict[str, Any]:
     quiet = options.json
-    settings = Settings(_env_file=None, database_url=url, secret_key="b" * 48, app_env="test")
+    settings = bench_settings(url)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
         manager = await sign_in(client, "/auth/login", ACCOUNT, MANAGER, PASSWORD)
         member = await sign_in(client, "/auth/login", ACCOUNT, MEMBER, PASSWORD)

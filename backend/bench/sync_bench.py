@@ -45,7 +45,13 @@ from app.services import ace_identity, user_services
 from app.services.sync import jobs, worker
 from app.services.sync.account_sync import ACE_CONCURRENCY, SyncCredentials
 from app.services.sync.jobs import RequestedKind
-from bench.common import bench_database_url, recreate_database, report, sandbox_process
+from bench.common import (
+    bench_database_url,
+    bench_settings,
+    recreate_database,
+    report,
+    sandbox_process,
+)
 
 ACCOUNT = "bench"
 PASSWORD = "demo-password"
@@ -301,13 +307,7 @@ async def main(tasks: int, rounds: int, as_json: bool) -> dict[str, Any]:
     url = bench_database_url("acehub_bench_sync")
     projects = max(10, tasks // 100)
     with sandbox_process(tasks=tasks, projects=projects, users=500, time_entries=tasks) as ace_url:
-        settings = Settings(
-            _env_file=None,
-            database_url=url,
-            ace_api_url=ace_url,
-            secret_key="b" * 48,
-            app_env="test",
-        )
+        settings = bench_settings(url, ace_url)
         settle_garbage_collector()  # as a server worker does at start-up (jobs run there)
         done = [await one_round(url, settings) for _ in range(rounds)]
         unchanged = await run_sync(settings, "incremental")
